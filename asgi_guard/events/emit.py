@@ -1,0 +1,94 @@
+"""Emit a security event from anywhere in the stack, filled from the request's context."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING, Final
+
+from asgi_guard._headers import get_header
+from asgi_guard.clock import SYSTEM_CLOCK, Clock
+from asgi_guard.context import GuardContext
+from asgi_guard.events.event import SecurityEvent
+from asgi_guard.events.sinks import LoggingSink, OpenTelemetrySink
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from asgi_guard.types import Scope
+
+MAX_FIELD: Final = 256
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(value: str | bytes, limit: int = MAX_FIELD) -> str:
+    """A client-supplied value made safe to log: decoded, control characters replaced, capped."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    return _CONTROL.sub("\ufffd", value)
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """A short, non-reversible fingerprint of a secret, safe for logs (12 hex of SHA-256)."""
+    data = secret.encode() if isinstance(secret, str) else secret
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+class Emitter:
+    """Fans an event out to sinks. Sinks are called in order; a failing sink never fails a request."""
+
+    __slots__ = ("clock", "sinks")
+
+    def __init__(self, sinks: Sequence[Callable[[SecurityEvent], None]], clock: Clock = SYSTEM_CLOCK) -> None:
+        self.sinks = tuple(sinks)
+        self.clock = clock
+
+    def __call__(self, event: SecurityEvent) -> None:
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # noqa: S112 - logging must never turn a decision into a 500
+                continue
+
+
+DEFAULT_EMITTER: Final = Emitter((LoggingSink(), OpenTelemetrySink()))
+
+
+def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -> SecurityEvent:
+    """Build a :class:`SecurityEvent` from the request's context, record it there, and send it.
+
+    ``extra`` values are cleaned; never pass secrets (pass :func:`fingerprint` of them).
+    """
+    ctx = GuardContext.from_scope(scope)
+    emitter: Emitter = ctx.emitter or DEFAULT_EMITTER
+    principal = ctx.principal
+    agent = get_header(scope, b"user-agent")
+    event = SecurityEvent(
+        type=type,
+        result=result,
+        time=emitter.clock.time(),
+        request_id=ctx.request_id,
+        principal_id=clean(principal.id) if principal is not None else "",
+        key_fingerprint=principal.key_fingerprint if principal is not None else "",
+        action=clean(f"{scope.get('method', 'WS')} {scope.get('path', '')}"),
+        client_ip=ctx.client_ip or _peer(scope),
+        user_agent=clean(agent) if agent else "",
+        community_id=clean(ctx.community_id) if ctx.community_id else "",
+        reason=clean(reason),
+        extra={key: clean(value) for key, value in extra.items()},
+    )
+    ctx.events.append(event)
+    emitter(event)
+    return event
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    if client:
+        return clean(str(client[0]))
+    return ""
+
+
+__all__ = ("DEFAULT_EMITTER", "Emitter", "clean", "emit", "fingerprint")

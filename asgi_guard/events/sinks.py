@@ -1,0 +1,80 @@
+"""Where security events go: stdlib logging as JSON lines, and OpenTelemetry (API only)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Final, Protocol
+
+import msgspec
+from opentelemetry import metrics, trace
+
+if TYPE_CHECKING:
+    from asgi_guard.events.event import SecurityEvent
+
+SECURITY_LOGGER: Final = "asgi_guard.security"
+
+
+class EventSink(Protocol):
+    """Anything that accepts security events. Must not raise and must not block."""
+
+    def __call__(self, event: SecurityEvent) -> None: ...
+
+
+class LoggingSink:
+    """One JSON line per event on the ``asgi_guard.security`` logger.
+
+    Denials log at WARNING, everything else at INFO; the JSON is only encoded when the logger would
+    emit. JSON escaping turns CR/LF and other control characters into ``\\n`` etc., so client values
+    cannot forge log lines.
+    """
+
+    __slots__ = ("_encode", "_logger")
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger if logger is not None else logging.getLogger(SECURITY_LOGGER)
+        self._encode = msgspec.json.Encoder().encode
+
+    def __call__(self, event: SecurityEvent) -> None:
+        level = logging.WARNING if event.result in ("deny", "error") else logging.INFO
+        if self._logger.isEnabledFor(level):
+            self._logger.log(level, "%s", self._encode(event).decode())
+
+
+class OpenTelemetrySink:
+    """Span events on the current span plus a counter, through ``opentelemetry-api`` only.
+
+    Without an SDK configured both are no-ops, so the cost is a few attribute lookups.
+    """
+
+    __slots__ = ("_counter",)
+
+    def __init__(self, meter: metrics.Meter | None = None) -> None:
+        meter = meter if meter is not None else metrics.get_meter("asgi_guard")
+        self._counter = meter.create_counter(
+            "asgi_guard.security_events", unit="{event}", description="Security decisions by type and result"
+        )
+
+    def __call__(self, event: SecurityEvent) -> None:
+        self._counter.add(1, {"type": event.type, "result": event.result})
+        span = trace.get_current_span()
+        if span.is_recording():
+            attributes = {
+                f"asgi_guard.{name}": value
+                for name in (
+                    "result",
+                    "request_id",
+                    "principal_id",
+                    "key_fingerprint",
+                    "action",
+                    "client_ip",
+                    "community_id",
+                    "reason",
+                )
+                if (value := getattr(event, name))
+            }
+            for key, value in event.extra.items():
+                attributes[f"asgi_guard.{key}"] = value
+            span.add_event(f"asgi_guard.{event.type}", attributes)
+
+
+__all__ = ("SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink")

@@ -1,0 +1,63 @@
+"""Suite-wide fixtures: the anyio backend and suite-started Redis servers."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+from tests.redis_servers import REDIS_CLI, RedisCluster, RedisServer
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A standalone redis-server shared by the session (flushed per test through `redis_client`)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for killing, pausing and restarting."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A 3-master Redis Cluster shared by the session."""
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A client of the shared standalone server, flushed before the test."""
+    subprocess.run([REDIS_CLI, "-p", str(redis_server.port), "flushall"], capture_output=True, timeout=5, check=True)
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[AsyncRedisCluster]:
+    """A cluster client of the shared 3-master cluster, flushed before the test."""
+    redis_cluster.flush()
+    client = AsyncRedisCluster.from_url(redis_cluster.url)
+    await client.initialize()
+    yield client
+    await client.aclose()
