@@ -94,7 +94,7 @@ class RedisServer:
                 "no",
             ]
         try:
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise RuntimeError(f"redis-server not found ({REDIS_SERVER}); .ci/run installs it") from exc
         deadline = time.monotonic() + timeout
