@@ -112,4 +112,13 @@ def get_community_id(scope_or_request: Any) -> str:
     return community
 
 
-__all__ = ("CONTEXT_KEY", "GuardContext", "get_community_id", "get_context", "get_principal")
+def client_host(scope: Scope) -> str:
+    """The client address: the trusted-proxy result when the client-ip layer ran, else the peer."""
+    ctx = scope.get(CONTEXT_KEY)
+    if ctx is not None and ctx.client_ip:
+        return ctx.client_ip  # type: ignore[no-any-return]
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+__all__ = ("CONTEXT_KEY", "GuardContext", "client_host", "get_community_id", "get_context", "get_principal")

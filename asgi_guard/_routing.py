@@ -1,0 +1,140 @@
+"""Route matching shared by every layer that configures behaviour per route.
+
+Templates use Starlette's syntax: ``/api/v1/communities/{community_id}/modules`` (one segment) and
+``/files/{rest:path}`` (the remainder). Tables are compiled once: literal paths are one dict lookup,
+templates are bucketed by their first literal segment so a match scans only a few candidates even
+with thousands of rules. Matching runs on the route path, ``path`` minus ``root_path``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
+
+from asgi_guard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from asgi_guard.types import Scope
+
+T = TypeVar("T")
+
+_PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(str|path|int))?}")
+_CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
+ANY_METHOD: Final = "*"
+_NO_PARAMS: Final[dict[str, str]] = {}
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+class Template:
+    """One compiled path template."""
+
+    __slots__ = ("params", "pattern", "source")
+
+    def __init__(self, source: str) -> None:
+        if not source.startswith("/"):
+            raise ConfigurationError.expected("a path template starting with `/`", source, "route")
+        self.source = source
+        parts: list[str] = []
+        names: list[str] = []
+        position = 0
+        for found in _PARAM.finditer(source):
+            parts.append(re.escape(source[position : found.start()]))
+            name = found.group(1)
+            if name in names:
+                raise ConfigurationError.expected("unique parameter names", source, "route")
+            names.append(name)
+            parts.append(f"(?P<{name}>{_CONVERTERS[found.group(2) or 'str']})")
+            position = found.end()
+        tail = source[position:]
+        if "{" in tail or "}" in tail:
+            raise ConfigurationError.expected("`{name}` or `{name:path}` parameters", source, "route")
+        parts.append(re.escape(tail))
+        self.params = tuple(names)
+        self.pattern = re.compile("".join(parts))
+
+    @property
+    def is_literal(self) -> bool:
+        return not self.params
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found is not None else None
+
+
+def _first_segment(path: str) -> str:
+    end = path.find("/", 1)
+    return path[1:] if end == -1 else path[1:end]
+
+
+class RouteTable(Generic[T]):
+    """Maps (method, path) to a value; first added rule wins among equally specific matches.
+
+    Literal paths beat templates. Methods are upper-case names or ``*`` for any method.
+    """
+
+    __slots__ = ("_literal", "_templates", "_wild")
+
+    def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = ()) -> None:
+        self._literal: dict[str, dict[str, T]] = {}
+        self._templates: dict[str, list[tuple[Template, dict[str, T]]]] = {}
+        self._wild: list[tuple[Template, dict[str, T]]] = []  # templates whose first segment is a parameter
+        for methods, template, value in rules:
+            self.add(methods, template, value)
+
+    def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
+        """Add a rule (at construction time only)."""
+        compiled = Template(template)
+        names = [methods] if isinstance(methods, str) else list(methods)
+        if not names:
+            raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
+        by_method: dict[str, T] = {name.upper(): value for name in names}
+        if compiled.is_literal:
+            slot = self._literal.setdefault(template, {})
+            for method, item in by_method.items():
+                slot.setdefault(method, item)
+            return
+        head = _first_segment(template)
+        entry = (compiled, by_method)
+        if "{" in head:
+            self._wild.append(entry)
+        else:
+            self._templates.setdefault(head, []).append(entry)
+
+    def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
+        """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""
+        literal = self._literal.get(path)
+        if literal is not None:
+            value = literal.get(method)
+            if value is None:
+                value = literal.get(ANY_METHOD)
+            if value is not None:
+                return value, _NO_PARAMS
+        for candidates in (self._templates.get(_first_segment(path)), self._wild):
+            if not candidates:
+                continue
+            for template, by_method in candidates:
+                value = by_method.get(method)
+                if value is None:
+                    value = by_method.get(ANY_METHOD)
+                if value is None:
+                    continue
+                params = template.match(path)
+                if params is not None:
+                    return value, params
+        return None
+
+    def __len__(self) -> int:
+        return len(self._literal) + sum(len(v) for v in self._templates.values()) + len(self._wild)
+
+
+__all__ = ("ANY_METHOD", "RouteTable", "Template", "route_path")
