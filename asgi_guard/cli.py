@@ -1,0 +1,60 @@
+"""Command line: ``python -m asgi_guard keys new | token issue | demo``.
+
+Secrets never come from the command line (they would land in shell history and ``ps``): the JWT
+secret is read from an environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _demo(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m asgi_guard demo", description="Serve the demo community API.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--redis", metavar="URL", default=None, help="use Redis backends at URL instead of memory")
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+    except ImportError:
+        print("the demo needs uvicorn: pip install 'asgi-guard[demo]'", file=sys.stderr)
+        return 2
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    if not (examples / "community_api.py").exists():
+        print(f"no demo app at {examples}/community_api.py: run it from a source checkout", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(examples.parent))
+    from examples.community_api import build_demo
+
+    demo = build_demo(redis_url=args.redis)
+    print(demo.banner(f"http://{args.host}:{args.port}"), flush=True)
+    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch a sub-command; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    usage = "usage: python -m asgi_guard {keys new | token issue | demo} [options]"
+    if not args or args[0] in ("-h", "--help"):
+        print(usage)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "demo":
+        return _demo(rest)
+    if command == "keys" and rest[:1] == ["new"]:
+        from asgi_guard.auth.cli import keys_new
+
+        return keys_new(rest[1:])
+    if command == "token" and rest[:1] == ["issue"]:
+        from asgi_guard.auth.cli import token_issue
+
+        return token_issue(rest[1:])
+    print(usage, file=sys.stderr)
+    return 2
+
+
+__all__ = ("main",)
