@@ -46,21 +46,21 @@ async def test_command_reaches_app() -> None:
 
 async def test_ping_goes_to_app_when_disabled() -> None:
     """With answer_ping off the PING is the app's to answer."""
-    mw, app, _ = middleware(DiscordInteractions(public_keys=[PUBLIC], answer_ping=False))
+    mw, _app, _ = middleware(DiscordInteractions(public_keys=[PUBLIC], answer_ping=False))
     headers = {"X-Signature-Ed25519": VECTOR["ping_signature"], "X-Signature-Timestamp": STAMP}
     assert (await post(mw, headers, VECTOR["ping_body"].encode()))[0].body == b"app"
 
 
 async def test_non_json_body_goes_to_app() -> None:
     """A signed body that is not an interaction object is passed on rather than guessed at."""
-    mw, app, _ = middleware(DiscordInteractions(public_keys=[PUBLIC]))
+    mw, _app, _ = middleware(DiscordInteractions(public_keys=[PUBLIC]))
     body = b"\xff not json"
     assert (await post(mw, sign_discord(VECTOR["private_key"], body, int(NOW)), body))[0].body == b"app"
 
 
 async def test_rotation_accepts_either_key() -> None:
     """With two public keys, signatures from either private key verify."""
-    mw, app, _ = middleware(DiscordInteractions(public_keys=[discord_public_key(OTHER_PRIVATE), PUBLIC]))
+    mw, _app, _ = middleware(DiscordInteractions(public_keys=[discord_public_key(OTHER_PRIVATE), PUBLIC]))
     body = b'{"type":2}'
     for private in (VECTOR["private_key"], OTHER_PRIVATE):
         assert (await post(mw, sign_discord(private, body, int(NOW)), body))[0].status == 200

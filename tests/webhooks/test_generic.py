@@ -78,7 +78,7 @@ async def test_tampered_body_is_refused() -> None:
 
 async def test_custom_signature_header() -> None:
     """A configured header name replaces `X-Webhook-Signature`."""
-    mw, app, _ = middleware(GenericHMAC(secrets=[SECRET], signature_header="x-signature"))
+    mw, _app, _ = middleware(GenericHMAC(secrets=[SECRET], signature_header="x-signature"))
     value = sign_generic(SECRET, BODY)["X-Webhook-Signature"]
     assert (await post(mw, {"X-Signature": value}, BODY))[0].status == 200
     assert (await post(mw, {"X-Webhook-Signature": value}, BODY))[0].status == 401

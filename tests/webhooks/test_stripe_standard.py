@@ -63,7 +63,7 @@ async def test_stripe_refusals(header: str, code: str) -> None:
 
 async def test_stripe_rejects_decoded_secret_and_replays() -> None:
     """Stripe keys with the literal secret (a decoded whsec_ key does not verify); resends are 409."""
-    mw, app, _ = middleware(Stripe(secrets=["whsec_live_rotation_new", "whsec_test_secret"]))
+    mw, _app, _ = middleware(Stripe(secrets=["whsec_live_rotation_new", "whsec_test_secret"]))
     body = b'{"id":"evt_1"}'
     headers = sign_stripe("whsec_test_secret", body, int(NOW))
     assert (await post(mw, headers, body))[0].status == 200

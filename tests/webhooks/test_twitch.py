@@ -71,7 +71,7 @@ async def test_vector_rejections(change: dict[str, str], body: bytes | None) -> 
 
 async def test_vector_wrong_secret() -> None:
     """The vector does not verify under another secret."""
-    mw, app = vector_middleware("s3cRe7")
+    mw, _app = vector_middleware("s3cRe7")
     response, _ = await post(mw, vector_headers(), INPUTS["raw_body"].encode())
     assert response.json()["error"] == "invalid_signature"
 
@@ -112,7 +112,7 @@ async def test_duplicate_message_id_is_acknowledged_without_app() -> None:
 
 async def test_duplicate_can_be_rejected() -> None:
     """With on_replay="reject" a duplicate message id is a 409."""
-    mw, app, _ = middleware(TwitchEventSub(secrets=[SECRET], on_replay="reject"))
+    mw, _app, _ = middleware(TwitchEventSub(secrets=[SECRET], on_replay="reject"))
     headers = sign_twitch(SECRET, BODY, message_id="m-dup", timestamp=STAMP)
     await post(mw, headers, BODY)
     response, _ = await post(mw, headers, BODY)
@@ -162,7 +162,7 @@ async def test_revocation_is_acknowledged() -> None:
 
 async def test_revocation_passes_to_app_when_disabled() -> None:
     """With acknowledge_revocation off, the revocation goes to the app."""
-    mw, app, _ = middleware(TwitchEventSub(secrets=[SECRET], acknowledge_revocation=False))
+    mw, _app, _ = middleware(TwitchEventSub(secrets=[SECRET], acknowledge_revocation=False))
     headers = sign_twitch(SECRET, BODY, message_id="m-r", timestamp=STAMP, message_type="revocation")
     assert (await post(mw, headers, BODY))[0].body == b"app"
 
