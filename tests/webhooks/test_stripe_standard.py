@@ -167,7 +167,7 @@ def test_parse_signatures_skips_malformed_entries(signature: str) -> None:
 @pytest.mark.parametrize("secrets", [["whsec_!!!"], ["whsec_"], [""], "whsec_abc", [5]])
 def test_standard_bad_secrets_are_configuration_errors(secrets: object) -> None:
     """Undecodable or empty secrets are refused at construction, without echoing them."""
-    with pytest.raises(ConfigurationError, match="StandardWebhooks.secrets") as caught:
+    with pytest.raises(ConfigurationError, match=r"StandardWebhooks\.secrets") as caught:
         StandardWebhooks(secrets=secrets)  # type: ignore[arg-type]
     assert "!!!" not in str(caught.value)
 
