@@ -18,6 +18,7 @@ from asgi_guard.webhooks.github import GitHub
 from asgi_guard.webhooks.middleware import WebhookMiddleware
 from asgi_guard.webhooks.replay import MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreUnavailable
 from asgi_guard.webhooks.signing import (
+    curl_command,
     discord_public_key,
     sign_discord,
     sign_generic,
@@ -54,6 +55,7 @@ __all__ = (
     "Verifier",
     "WebhookConfig",
     "WebhookMiddleware",
+    "curl_command",
     "discord_public_key",
     "get_webhook",
     "sign_discord",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import shlex
 
 from nacl.signing import SigningKey
 
@@ -90,7 +91,17 @@ def sign_standard(secret: str, body: bytes, *, message_id: str, timestamp: int) 
     }
 
 
+def curl_command(url: str, headers: dict[str, str], body: bytes) -> str:
+    """A copy-pasteable ``curl`` line sending ``body`` (UTF-8 text) with the signed ``headers``."""
+    parts = ["curl", "-sS", "-X", "POST", url]
+    for name, value in headers.items():
+        parts += ["-H", f"{name}: {value}"]
+    parts += ["--data-binary", body.decode("utf-8")]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
 __all__ = (
+    "curl_command",
     "discord_public_key",
     "sign_discord",
     "sign_generic",

@@ -176,3 +176,9 @@ def test_stripe_header_errors_are_guard_errors() -> None:
     """The header parser reports problems as GuardError, never as another exception."""
     with pytest.raises(GuardError):
         parse_stripe_header(b"")
+
+
+def test_parse_signatures_caps_entry_count() -> None:
+    """At most 16 v1 entries are decoded, bounding the work per request."""
+    entry = b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert len(parse_signatures(b" ".join([entry] * 40))) == 16
