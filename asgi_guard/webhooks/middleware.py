@@ -1,0 +1,194 @@
+"""The webhooks layer: buffer the raw body (capped), verify its signature, refuse replays, and
+replay the exact bytes to the app."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import TYPE_CHECKING, Final
+
+from asgi_guard._body import ClientDisconnected, read_body
+from asgi_guard._headers import get_header
+from asgi_guard._responses import send_denial
+from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard.clock import SYSTEM_CLOCK
+from asgi_guard.errors import ErrorCode, GuardError
+from asgi_guard.events.emit import emit
+from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
+from asgi_guard.webhooks.verified import WEBHOOK_KEY, VerifiedWebhook
+
+if TYPE_CHECKING:
+    from asgi_guard.clock import Clock
+    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.webhooks._base import Check, Reply, Verified, Verifier
+    from asgi_guard.webhooks.config import WebhookConfig
+    from asgi_guard.webhooks.replay import ReplayStore
+
+EVENT_VERIFIED: Final = "webhook_verified"
+EVENT_REPLY: Final = "webhook_answered"
+
+
+class _Route:
+    """One configured route, compiled."""
+
+    __slots__ = ("acknowledge_replays", "check", "fail_open", "namespace", "template")
+
+    def __init__(self, template: str, verifier: Verifier) -> None:
+        self.template = template
+        self.check: Check = verifier.build()
+        self.acknowledge_replays = verifier.on_replay == "acknowledge"
+        self.fail_open = verifier.replay_fail_mode == "open"
+        # Keys are namespaced per route template (stable across deploys, unlike an index).
+        self.namespace = hashlib.sha256(template.encode("utf-8")).hexdigest()[:12].encode("ascii") + b":"
+
+
+class WebhookMiddleware:
+    """Verifies webhook signatures on the configured routes; other requests pass through untouched.
+
+    A verified request reaches the app with the exact bytes the provider signed and a
+    :class:`VerifiedWebhook` at ``scope["asgi_guard.webhook"]``. Every refusal is a 4xx (or 503 when
+    the replay store is down and the route fails closed) with a security event naming the provider
+    and message id, never the signature or the secret. If the app fails (an exception or a 5xx),
+    the delivery is forgotten so the provider's retry is not mistaken for a replay.
+    """
+
+    __slots__ = ("_clock", "_fmt", "_max_body", "_store", "_table", "app", "config")
+
+    def __init__(self, app: ASGIApp, config: WebhookConfig) -> None:
+        self.app = app
+        self.config = config
+        self._table: RouteTable[_Route] = RouteTable(
+            (ANY_METHOD, template, _Route(template, verifier)) for template, verifier in config.routes.items()
+        )
+        self._clock: Clock = config.clock if config.clock is not None else SYSTEM_CLOCK
+        self._store: ReplayStore = (
+            config.replay_store if config.replay_store is not None else MemoryReplayStore(clock=self._clock)
+        )
+        self._max_body = config.max_body_bytes
+        self._fmt = config.error_format
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = self._table.match(scope["method"], route_path(scope))
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route = found[0]
+        check = route.check
+        try:
+            body, receive = await read_body(scope, receive, self._max_body)
+            verified = check.verify(scope, body, self._clock.time())
+        except ClientDisconnected:
+            return  # nobody left to answer
+        except GuardError as error:
+            await self._deny(scope, send, error, route, self._claimed_id(scope, check))
+            return
+
+        if verified.reply is not None:
+            # Challenges, PINGs and revocation acks are idempotent: answered again on a retry.
+            await self._answer(scope, send, route, verified, verified.reply)
+            return
+
+        key = None
+        if verified.replay_key is not None:
+            key = route.namespace + verified.replay_key
+            try:
+                fresh = await self._store.remember(key, check.window)
+            except ReplayStoreUnavailable as exc:
+                if not route.fail_open:
+                    down = GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"replay_store_unavailable:{exc}")
+                    await self._deny(scope, send, down, route, verified.message_id)
+                    return
+                emit(scope, "backend_failure", "allow", f"replay_store_unavailable:{exc}", provider=check.provider)
+                fresh, key = True, None
+            if not fresh:
+                await self._replayed(scope, send, route, verified)
+                return
+
+        scope[WEBHOOK_KEY] = VerifiedWebhook(
+            provider=check.provider, message_id=verified.message_id, route=route.template
+        )
+        emit(scope, EVENT_VERIFIED, "allow", "signature_valid", provider=check.provider, message_id=verified.message_id)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        await self._call_app(scope, receive, send, key)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
+        """Run the app; if it fails, forget the delivery so the provider's retry is accepted."""
+        status = 0
+
+        async def send_observing_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        failed = True
+        try:
+            await self.app(scope, receive, send_observing_status)
+            failed = status >= 500
+        finally:
+            if failed:
+                with contextlib.suppress(ReplayStoreUnavailable):  # else the key expires with its window
+                    await self._store.forget(key)
+
+    async def _deny(self, scope: Scope, send: Send, error: GuardError, route: _Route, message_id: str) -> None:
+        await send_denial(
+            scope,
+            send,
+            error,
+            fmt=self._fmt,
+            provider=route.check.provider,
+            message_id=message_id,
+            route=route.template,
+        )
+
+    async def _replayed(self, scope: Scope, send: Send, route: _Route, verified: Verified) -> None:
+        error = GuardError(ErrorCode.REPLAYED_MESSAGE, "duplicate_delivery")
+        if not route.acknowledge_replays:
+            await self._deny(scope, send, error, route, verified.message_id)
+            return
+        emit(
+            scope,
+            "signature_failure",
+            "deny",
+            "duplicate_delivery_acknowledged",
+            provider=route.check.provider,
+            message_id=verified.message_id,
+            route=route.template,
+        )
+        await _respond(send, 200, b"", b"")
+
+    async def _answer(self, scope: Scope, send: Send, route: _Route, verified: Verified, reply: Reply) -> None:
+        emit(
+            scope,
+            EVENT_REPLY,
+            "allow",
+            reply.kind,
+            provider=route.check.provider,
+            message_id=verified.message_id,
+            route=route.template,
+        )
+        await _respond(send, reply.status, reply.content_type, reply.body)
+
+    @staticmethod
+    def _claimed_id(scope: Scope, check: Check) -> str:
+        """The delivery id the request claims, for the security event of a refusal (cleaned by ``emit``)."""
+        if check.id_header is None:
+            return ""
+        raw = get_header(scope, check.id_header)
+        return raw.decode("latin-1")[:128] if raw else ""
+
+
+async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+    headers = [(b"content-length", str(len(body)).encode("ascii")), (b"cache-control", b"no-store")]
+    if content_type:
+        headers.append((b"content-type", content_type))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+__all__ = ("WebhookMiddleware",)

@@ -1,0 +1,42 @@
+"""What the app learns about a verified webhook: ``scope["asgi_guard.webhook"]``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+from asgi_guard.errors import MissingGuardContext
+
+WEBHOOK_KEY: Final = "asgi_guard.webhook"
+"""The scope key of the :class:`VerifiedWebhook` (set only after the signature verified)."""
+
+
+class VerifiedWebhook(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery whose signature verified.
+
+    Attributes:
+        provider: the scheme that verified it (``twitch``, ``github``, ``generic``, ...).
+        message_id: the provider's delivery id ("" when the scheme has none), for idempotency.
+        route: the configured path template that matched.
+    """
+
+    provider: str
+    message_id: str
+    route: str
+
+
+def get_webhook(scope_or_request: Any) -> VerifiedWebhook:
+    """The verified webhook of this request; raises naming ``WebhookMiddleware`` when there is none."""
+    scope = scope_or_request if isinstance(scope_or_request, Mapping) else getattr(scope_or_request, "scope", {})
+    found = scope.get(WEBHOOK_KEY) if isinstance(scope, Mapping) else None
+    if not isinstance(found, VerifiedWebhook):
+        raise MissingGuardContext(
+            "No verified webhook on this request: install asgi_guard.WebhookMiddleware "
+            "(or WebhookConfig in guard(...)) with a verifier for this route"
+        )
+    return found
+
+
+__all__ = ("WEBHOOK_KEY", "VerifiedWebhook", "get_webhook")
