@@ -137,7 +137,7 @@ class AuthenticationMiddleware:
             scope["auth"] = GuardCredentials(PermissionSet(principal.permissions))
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
-            emit(scope, "api_key_used", "allow", "api_key", key=principal.key_fingerprint)
+            emit(scope, "api_key_used", "allow", "api_key")
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> Principal | None:
