@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TextIO
 
-SECRET_ENV: Final = "ASGI_GUARD_JWT_SECRET"
+SECRET_ENV: Final = "ASGI_GUARD_JWT_SECRET"  # noqa: S105 - the variable name, not a secret
 KID_ENV: Final = "ASGI_GUARD_JWT_KID"
 
 
@@ -81,7 +81,9 @@ def token_issue(argv: list[str], out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     secret = os.environ.get(SECRET_ENV, "")
     if not secret:
-        print(f"error: set the signing secret in ${SECRET_ENV} (it is never read from the command line)", file=sys.stderr)
+        print(
+            f"error: set the signing secret in ${SECRET_ENV} (it is never read from the command line)", file=sys.stderr
+        )
         return 2
     try:
         keyring = KeyRing.single(secret, kid=os.environ.get(KID_ENV, "default"))

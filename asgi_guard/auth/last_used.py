@@ -8,7 +8,6 @@ on lifespan shutdown) flushes what is left.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Final
 
@@ -85,8 +84,7 @@ class LastUsedTracker:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task])  # waits without re-raising the task's CancelledError
         await self.flush()
 
 

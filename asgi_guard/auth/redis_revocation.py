@@ -148,8 +148,7 @@ class RedisRevocationStore:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task])  # waits without re-raising the task's CancelledError
         await self._set_healthy(False)
         sub, self._sub_client = self._sub_client, None
         if sub is not None:

@@ -15,7 +15,9 @@ SECRET = b"k" * 32
 NOW = 1_700_000_000.0
 
 
-def sign(claims: dict[str, Any], secret: bytes = SECRET, *, alg: str = "HS256", headers: dict[str, Any] | None = None) -> str:
+def sign(
+    claims: dict[str, Any], secret: bytes = SECRET, *, alg: str = "HS256", headers: dict[str, Any] | None = None
+) -> str:
     """A token signed with ``secret`` whose header carries ``kid=k1`` unless ``headers`` say otherwise."""
     merged = {"kid": "k1", **(headers or {})}
     return jwt.encode(claims, secret, algorithm=alg, headers=merged)

@@ -18,8 +18,22 @@ def test_keys_new_prints_key_and_matching_record() -> None:
     """The printed key is well-formed and the printed record holds only its hash and the given fields."""
     out = io.StringIO()
     code = keys_new(
-        ["--prefix", "svc", "--name", "deploy", "--owner", "bot-1", "--role", "trigger", "--permissions",
-         "trigger:webhook,action:execute", "--communities", "c1", "--expires-in", "3600"],
+        [
+            "--prefix",
+            "svc",
+            "--name",
+            "deploy",
+            "--owner",
+            "bot-1",
+            "--role",
+            "trigger",
+            "--permissions",
+            "trigger:webhook,action:execute",
+            "--communities",
+            "c1",
+            "--expires-in",
+            "3600",
+        ],
         out,
     )
     assert code == 0
@@ -53,7 +67,9 @@ def test_keys_new_writes_to_stdout_by_default(capsys: pytest.CaptureFixture[str]
     assert "API key" in capsys.readouterr().out
 
 
-def test_token_issue_signs_with_the_environment_secret(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_issue_signs_with_the_environment_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The issued token verifies with the secret from ASGI_GUARD_JWT_SECRET and carries the given claims."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
     assert token_issue(["--sub", "u1", "--roles", "moderator", "user", "--communities", "c1,c2", "--ttl", "7200"]) == 0
@@ -64,7 +80,9 @@ def test_token_issue_signs_with_the_environment_secret(monkeypatch: pytest.Monke
     assert verified.expires_at - verified.claims["iat"] == 7200
 
 
-def test_token_issue_refuses_without_secret_or_with_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_issue_refuses_without_secret_or_with_bad_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No secret in the environment, a short secret or a bad TTL: error exit, nothing printed."""
     monkeypatch.delenv(SECRET_ENV, raising=False)
     assert token_issue(["--sub", "u1"], io.StringIO()) == 2

@@ -16,7 +16,15 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from asgi_guard.auth import APIKeyAuth, AuthConfig, AuthenticationMiddleware, JWTAuth, KeyRing, MemoryAPIKeyStore, MemoryRevocationStore
+from asgi_guard.auth import (
+    APIKeyAuth,
+    AuthConfig,
+    AuthenticationMiddleware,
+    JWTAuth,
+    KeyRing,
+    MemoryAPIKeyStore,
+    MemoryRevocationStore,
+)
 from asgi_guard.compose import guard
 from asgi_guard.context import get_principal
 from asgi_guard.errors import ConfigurationError
@@ -27,7 +35,9 @@ pytestmark = pytest.mark.anyio
 
 
 def _config(**kwargs: Any) -> AuthConfig:
-    jwt_auth = JWTAuth(keyring=KeyRing.single(SECRET, kid="k1"), revocation=MemoryRevocationStore(), issuer=None, audience=None)
+    jwt_auth = JWTAuth(
+        keyring=KeyRing.single(SECRET, kid="k1"), revocation=MemoryRevocationStore(), issuer=None, audience=None
+    )
     return AuthConfig(jwt=jwt_auth, **kwargs)
 
 
@@ -126,10 +136,40 @@ class NotAStore:
         (lambda: APIKeyAuth(store=MemoryAPIKeyStore(), prefix="W-A"), "prefix"),
         (lambda: APIKeyAuth(store=MemoryAPIKeyStore(), last_used_interval=-1), "interval"),
         (lambda: JWTAuth(keyring=SECRET, revocation=MemoryRevocationStore(), issuer=None, audience=None), "KeyRing"),
-        (lambda: JWTAuth(keyring=KeyRing.single(SECRET), revocation=NotAStore(), issuer=None, audience=None), "RevocationStore"),
-        (lambda: JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None, leeway=301), "leeway"),
-        (lambda: JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None, cache_size=-1), "cache_size"),
-        (lambda: JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None, token_type="refresh"), "token_type"),
+        (
+            lambda: JWTAuth(keyring=KeyRing.single(SECRET), revocation=NotAStore(), issuer=None, audience=None),
+            "RevocationStore",
+        ),
+        (
+            lambda: JWTAuth(
+                keyring=KeyRing.single(SECRET),
+                revocation=MemoryRevocationStore(),
+                issuer=None,
+                audience=None,
+                leeway=301,
+            ),
+            "leeway",
+        ),
+        (
+            lambda: JWTAuth(
+                keyring=KeyRing.single(SECRET),
+                revocation=MemoryRevocationStore(),
+                issuer=None,
+                audience=None,
+                cache_size=-1,
+            ),
+            "cache_size",
+        ),
+        (
+            lambda: JWTAuth(
+                keyring=KeyRing.single(SECRET),
+                revocation=MemoryRevocationStore(),
+                issuer=None,
+                audience=None,
+                token_type="refresh",
+            ),
+            "token_type",
+        ),
     ],
 )
 def test_configuration_errors(build: Any, match: str) -> None:

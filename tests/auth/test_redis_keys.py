@@ -108,7 +108,9 @@ async def test_logout_on_one_instance_is_refused_by_another(redis_server: RedisS
     clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
     stores = [RedisRevocationStore(client) for client in clients]
     instances = [
-        AuthenticationMiddleware(ok_app, AuthConfig(jwt=JWTAuth(keyring=keyring, revocation=s, issuer=None, audience=None)))
+        AuthenticationMiddleware(
+            ok_app, AuthConfig(jwt=JWTAuth(keyring=keyring, revocation=s, issuer=None, audience=None))
+        )
         for s in stores
     ]
     for instance in instances:
@@ -147,4 +149,3 @@ async def test_memory_revocation_works_without_redis() -> None:
     await service.revoke(token)
     recorder = await call(middleware, make_scope(headers={"authorization": f"Bearer {token}"}))
     assert recorder.json()["error"] == "token_revoked"
-

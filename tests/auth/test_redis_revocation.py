@@ -35,7 +35,9 @@ async def _commands(client: aioredis.Redis) -> int:
 
 
 @pytest.fixture
-async def pair(redis_server: RedisServer, redis_client: aioredis.Redis) -> AsyncIterator[tuple[RedisRevocationStore, RedisRevocationStore]]:
+async def pair(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> AsyncIterator[tuple[RedisRevocationStore, RedisRevocationStore]]:
     """Two instances, each with its own client, on the shared server."""
     first = aioredis.Redis.from_url(redis_server.url)
     second = aioredis.Redis.from_url(redis_server.url)
@@ -60,7 +62,9 @@ async def test_revocation_propagates_within_100ms(pair: tuple[RedisRevocationSto
         assert await _propagation_seconds(b, f"jti-{index}") < 0.1
 
 
-async def test_checks_cost_no_redis_command(redis_client: aioredis.Redis, pair: tuple[RedisRevocationStore, RedisRevocationStore]) -> None:
+async def test_checks_cost_no_redis_command(
+    redis_client: aioredis.Redis, pair: tuple[RedisRevocationStore, RedisRevocationStore]
+) -> None:
     """While the feed is healthy, checks are answered from memory: zero Redis commands per check."""
     _, b = pair
     await redis_client.config_resetstat()
@@ -120,7 +124,9 @@ async def test_claim_refresh_is_atomic_first_use(redis_client: aioredis.Redis) -
     assert abs(first - now) < 5
 
 
-async def test_foreign_messages_on_the_channel_are_ignored(redis_client: aioredis.Redis, pair: tuple[RedisRevocationStore, RedisRevocationStore]) -> None:
+async def test_foreign_messages_on_the_channel_are_ignored(
+    redis_client: aioredis.Redis, pair: tuple[RedisRevocationStore, RedisRevocationStore]
+) -> None:
     """Garbage published on the channel neither revokes anything nor breaks the feed."""
     a, b = pair
     await redis_client.publish(b.channel, b"hello world")
@@ -147,7 +153,9 @@ async def test_dropped_subscription_falls_back_to_lookups_then_resyncs(
     assert await _propagation_seconds(b, "after-reconnect") < 0.1
 
 
-async def test_deny_mode_refuses_while_the_feed_is_down(redis_server: RedisServer, redis_client: aioredis.Redis) -> None:
+async def test_deny_mode_refuses_while_the_feed_is_down(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
     """With on_feed_loss='deny', every check fails closed until the feed is back."""
     client = aioredis.Redis.from_url(redis_server.url)
     store = RedisRevocationStore(client, on_feed_loss="deny", reconnect_delay=0.3)

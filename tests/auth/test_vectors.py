@@ -124,7 +124,9 @@ def test_pyjwt_claim_vectors_are_refused(vector: dict[str, Any]) -> None:
         token = sign(claims(**json.loads(payload)))
     else:
         token = jwt.PyJWS().encode(payload, SECRET, algorithm="HS256", headers={"kid": "k1"})
-    verifier = JWTVerifier(KeyRing([JWTKey(kid="k1", secret=SECRET)]), audience=inputs.get("audience"), clock=FakeClock(NOW))
+    verifier = JWTVerifier(
+        KeyRing([JWTKey(kid="k1", secret=SECRET)]), audience=inputs.get("audience"), clock=FakeClock(NOW)
+    )
     with pytest.raises(GuardError) as info:
         verifier.verify(token)
     assert info.value.code is ErrorCode.INVALID_TOKEN
