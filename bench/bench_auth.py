@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
@@ -31,8 +31,10 @@ from asgi_guard.auth import (
     hash_api_key,
 )
 from asgi_guard.testing import make_scope
-from asgi_guard.types import Message, Receive, Scope, Send
 from tests.redis_servers import RedisServer
+
+if TYPE_CHECKING:
+    from asgi_guard.types import Message, Receive, Scope, Send
 
 REQUESTS = 5000
 SECRET = b"b" * 32
