@@ -73,6 +73,11 @@ class RedisRevocationStore:
         reconnect_delay: float = 0.05,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        if not isinstance(getattr(client, "connection_pool", None), aioredis.ConnectionPool):
+            # The feed needs its own connection built from a standalone pool (not a cluster client).
+            raise ConfigurationError.expected(
+                "a standalone redis.asyncio.Redis client", type(client).__name__, "RedisRevocationStore.client"
+            )
         if on_feed_loss not in ("lookup", "deny"):
             raise ConfigurationError.expected("'lookup' or 'deny'", on_feed_loss, "RedisRevocationStore.on_feed_loss")
         self._client = client

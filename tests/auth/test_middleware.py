@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_guard.auth import (
     APIKeyAuth,
@@ -366,3 +368,35 @@ async def test_last_used_tracking_can_be_disabled(clock: FakeClock) -> None:
     await middleware.startup()
     assert (await call(middleware, make_scope(headers={"x-api-key": KEY}))).status == 200
     await middleware.shutdown()
+
+
+HEADER_VALUES = st.binary(max_size=120) | st.sampled_from(
+    [b"Bearer", b"Bearer ", b"Bearer a.b.c", KEY.encode(), b"Bearer " + KEY.encode(), b"Basic x", b"\xff\xfe"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from([b"authorization", b"Authorization", b"x-api-key", b"X-API-KEY", b"x-other"]), HEADER_VALUES
+        ),
+        max_size=4,
+    )
+)
+async def test_hostile_headers_never_pass_or_crash(headers: list[tuple[bytes, bytes]]) -> None:
+    """Any mix of credential headers is a 2xx only for the real key, else a 4xx JSON error, never a 500."""
+    clock = FakeClock(NOW)
+    recorder, app = await _run(_config(clock), make_scope(headers=headers))
+    if recorder.status == 200:
+        values = [value for name, value in headers if name.lower() in (b"authorization", b"x-api-key")]
+        assert all(KEY.encode() in value for value in values)
+        assert app.scopes[0]["user"].method == "api_key"
+    else:
+        assert recorder.status in (400, 401)
+        assert recorder.json()["error"] in {
+            "malformed_request",
+            "missing_credentials",
+            "invalid_token",
+            "invalid_api_key",
+        }

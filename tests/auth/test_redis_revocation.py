@@ -213,3 +213,9 @@ async def test_stopped_store_is_not_healthy_and_bad_mode_is_refused(redis_client
     await fresh.aclose()
     with pytest.raises(ConfigurationError, match="on_feed_loss"):
         RedisRevocationStore(redis_client, on_feed_loss="trust")  # type: ignore[arg-type]
+
+
+def test_cluster_or_foreign_clients_are_refused() -> None:
+    """The store needs a standalone client: anything without a connection pool is a configuration error."""
+    with pytest.raises(ConfigurationError, match="standalone"):
+        RedisRevocationStore(object())  # type: ignore[arg-type]
