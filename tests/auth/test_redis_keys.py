@@ -16,7 +16,6 @@ from asgi_guard.auth import (
     AuthenticationMiddleware,
     JWTAuth,
     KeyRing,
-    MemoryRevocationStore,
     RedisAPIKeyStore,
     RedisRevocationStore,
     TokenService,
@@ -135,17 +134,3 @@ async def test_logout_on_one_instance_is_refused_by_another(redis_server: RedisS
             await instance.shutdown()
         for client in clients:
             await client.aclose()
-
-
-async def test_memory_revocation_works_without_redis() -> None:
-    """The memory revocation store serves the same middleware without any server."""
-    keyring = KeyRing.single(b"s" * 32)
-    revocation = MemoryRevocationStore()
-    middleware = AuthenticationMiddleware(
-        ok_app, AuthConfig(jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer=None, audience=None))
-    )
-    service = TokenService(keyring, revocation)
-    token = service.issue_access("u1")
-    await service.revoke(token)
-    recorder = await call(middleware, make_scope(headers={"authorization": f"Bearer {token}"}))
-    assert recorder.json()["error"] == "token_revoked"
