@@ -1,0 +1,239 @@
+"""Redis revocation with an in-memory mirror fed by pub/sub, so a check costs no round trip.
+
+``revoke`` writes ``SET <prefix><id> <expires_at> PX <remaining>`` and ``PUBLISH``es the id. Every
+instance subscribes, then loads the revoked set (``SCAN`` + ``MGET``, at start and after every
+reconnect, never on the request path) and answers ``is_revoked`` from memory. While the feed is
+down, checks fall back to one direct ``MGET`` per request (or refuse, by configuration); if that
+fails too, :class:`RevocationUnavailable` is raised and the request is refused: never trusted.
+
+The subscription runs on its own connection pool without retries, so a dropped connection is seen
+at once (redis-py would otherwise reconnect silently and lose what was published in between).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from asgi_guard.auth.revocation import ExpiringSet, RevocationUnavailable
+from asgi_guard.clock import SYSTEM_CLOCK, Clock
+from asgi_guard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+FeedLossMode = Literal["lookup", "deny"]
+_log: Final = logging.getLogger("asgi_guard.auth")
+
+
+class RedisRevocationStore:
+    """Revocations shared by every instance through Redis.
+
+    Args:
+        client: a standalone ``redis.asyncio.Redis`` client owned by the caller.
+        prefix: key prefix of revoked ids (``<prefix>used:<id>`` marks used refresh tokens).
+        channel: the pub/sub channel.
+        on_feed_loss: ``"lookup"`` (one direct ``MGET`` per check while the feed is down) or
+            ``"deny"`` (refuse every token until the feed is back).
+        lookup_timeout: seconds a fallback lookup may take before the check fails closed.
+        reconnect_delay: first pause before resubscribing (doubles up to 2 s).
+        clock: the time source for expiries.
+    """
+
+    __slots__ = (
+        "_changed",
+        "_client",
+        "_clock",
+        "_healthy",
+        "_revoked",
+        "_sub_client",
+        "_task",
+        "channel",
+        "lookup_timeout",
+        "on_feed_loss",
+        "prefix",
+        "reconnect_delay",
+    )
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "asgi_guard:revoked:",
+        channel: str = "asgi_guard:revocations",
+        on_feed_loss: FeedLossMode = "lookup",
+        lookup_timeout: float = 0.25,
+        reconnect_delay: float = 0.05,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if not isinstance(getattr(client, "connection_pool", None), aioredis.ConnectionPool):
+            # The feed needs its own connection built from a standalone pool (not a cluster client).
+            raise ConfigurationError.expected(
+                "a standalone redis.asyncio.Redis client", type(client).__name__, "RedisRevocationStore.client"
+            )
+        if on_feed_loss not in ("lookup", "deny"):
+            raise ConfigurationError.expected("'lookup' or 'deny'", on_feed_loss, "RedisRevocationStore.on_feed_loss")
+        self._client = client
+        self.prefix = prefix
+        self.channel = channel
+        self.on_feed_loss = on_feed_loss
+        self.lookup_timeout = lookup_timeout
+        self.reconnect_delay = reconnect_delay
+        self._clock = clock
+        self._revoked = ExpiringSet()
+        self._healthy = False
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._sub_client: aioredis.Redis | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """Whether checks are answered from the in-memory mirror (feed up and synced)."""
+        return self._healthy
+
+    async def is_revoked(self, token_ids: Iterable[str]) -> bool:
+        ids = tuple(token_ids)
+        now = self._clock.time()
+        if any(self._revoked.get(token_id, now) is not None for token_id in ids):
+            return True
+        if self._healthy:
+            return False
+        if self.on_feed_loss == "deny":
+            raise RevocationUnavailable("revocation feed lost")
+        try:
+            found = await asyncio.wait_for(
+                self._client.mget([self.prefix + token_id for token_id in ids]), self.lookup_timeout
+            )
+        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            raise RevocationUnavailable("revocation lookup failed") from exc
+        return any(value is not None for value in found)
+
+    async def revoke(self, token_id: str, expires_at: float) -> None:
+        now = self._clock.time()
+        remaining_ms = math.ceil((expires_at - now) * 1000)
+        if remaining_ms <= 0:
+            return
+        self._revoked.add(token_id, expires_at, now)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.set(self.prefix + token_id, repr(expires_at), px=remaining_ms)
+            pipe.publish(self.channel, f"{token_id} {expires_at!r}")
+            await pipe.execute()
+
+    async def claim_refresh(self, token_id: str, expires_at: float) -> float | None:
+        now = self._clock.time()
+        name = f"{self.prefix}used:{token_id}"
+        ttl_ms = max(1, math.ceil((expires_at - now) * 1000))
+        if await self._client.set(name, repr(now), nx=True, px=ttl_ms):
+            return None
+        first = await self._client.get(name)
+        return float(first) if first is not None else now
+
+    async def start(self, timeout: float = 2.0) -> None:
+        """Subscribe and load the revoked set (waits up to ``timeout`` for the first sync; until
+        then checks take the fallback path). Idempotent."""
+        if self._task is not None:
+            return
+        pool = self._client.connection_pool
+        kwargs: dict[str, Any] = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+        self._sub_client = aioredis.Redis(
+            connection_pool=aioredis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+        )
+        self._task = asyncio.create_task(self._run(), name="asgi_guard-revocation-feed")
+        await self.wait_for_state(healthy=True, timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Stop the feed and close the subscription connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # waits without re-raising the task's CancelledError
+        await self._set_healthy(False)
+        sub, self._sub_client = self._sub_client, None
+        if sub is not None:
+            await sub.aclose(close_connection_pool=True)
+
+    async def wait_for_state(self, *, healthy: bool, timeout: float) -> bool:
+        """Wait until the feed is (or is not) healthy; ``False`` on timeout. For readiness probes."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self._healthy is healthy), timeout)
+            return self._healthy is healthy
+
+    async def _set_healthy(self, value: bool) -> None:
+        async with self._changed:
+            self._healthy = value
+            self._changed.notify_all()
+
+    async def _run(self) -> None:
+        assert self._sub_client is not None  # noqa: S101 - set by start() before the task exists
+        delay = self.reconnect_delay
+        while True:
+            pubsub = self._sub_client.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                # Load only once the server confirmed the subscription: nothing published after
+                # the load can then be missed.
+                while (await pubsub.get_message(timeout=1.0)) is None:
+                    pass
+                await self._resync()
+                await self._set_healthy(True)
+                delay = self.reconnect_delay
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is not None and message["type"] == "message":
+                        self._apply(message["data"])
+                    else:
+                        self._revoked.prune(self._clock.time())
+            except (aioredis.RedisError, OSError) as exc:
+                if self._healthy:
+                    _log.warning(
+                        "revocation feed lost (%s); checks fall back to %s", type(exc).__name__, self.on_feed_loss
+                    )
+                await self._set_healthy(False)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _apply(self, data: bytes) -> None:
+        token_id, _, expiry = data.decode("utf-8", "replace").rpartition(" ")
+        try:
+            expires_at = float(expiry)
+        except ValueError:
+            return  # not ours: ignore foreign messages on the channel
+        if token_id:
+            self._revoked.add(token_id, expires_at, self._clock.time())
+
+    async def _resync(self) -> None:
+        loaded: dict[str, float] = {}
+        start = len(self.prefix)
+        batch: list[bytes] = []
+        async for name in self._client.scan_iter(match=self.prefix + "*", count=1000):
+            if not name[start:].startswith(b"used:"):
+                batch.append(name)
+            if len(batch) >= 1000:
+                await self._load(batch, loaded, start)
+                batch = []
+        if batch:
+            await self._load(batch, loaded, start)
+        now = self._clock.time()
+        # Union with what is already known: forgetting a revocation is never safe, remembering
+        # one a little longer is.
+        self._revoked.merge(loaded, now)
+
+    async def _load(self, names: list[bytes], into: dict[str, float], start: int) -> None:
+        for name, value in zip(names, await self._client.mget(names), strict=True):
+            if value is not None:
+                with contextlib.suppress(ValueError):
+                    into[name[start:].decode("utf-8", "replace")] = float(value)
+
+
+__all__ = ("FeedLossMode", "RedisRevocationStore")
