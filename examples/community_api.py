@@ -1,0 +1,227 @@
+"""The demo: a small chat-community API behind the whole asgi_guard stack.
+
+Run it with ``python -m asgi_guard demo`` (in-memory backends) or ``... demo --redis URL``. It prints
+an admin token, a moderator token, an API key, the community id to send as ``X-Community-ID`` and
+ready-to-paste curl lines. Secrets are generated per process: this is a demo, not a deployment.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from asgi_guard import get_context, get_principal, guard
+from asgi_guard.auth import (
+    APIKeyAuth,
+    APIKeyRecord,
+    AuthConfig,
+    JWTAuth,
+    KeyRing,
+    MemoryAPIKeyStore,
+    MemoryRevocationStore,
+    TokenService,
+    create_api_key,
+    hash_api_key,
+)
+from asgi_guard.events import EventsConfig
+from asgi_guard.types import ASGIApp
+from asgi_guard.webhooks import GenericHMAC, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
+
+COMMUNITY_ID = "42"
+OTHER_COMMUNITY_ID = "7"
+
+
+@dataclass
+class CommunityStore:
+    """The demo's data, partitioned by community: every access takes the community from the context."""
+
+    moderation_log: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    modules: dict[str, list[str]] = field(default_factory=dict)
+    webhook_deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def community(self, request: Request) -> str:
+        # The community resolved (and authorized) by the guard; never taken from the client directly.
+        return get_context(request).community_id or ""
+
+
+@dataclass
+class Demo:
+    """The demo app and what a person needs to try it."""
+
+    app: ASGIApp
+    admin_token: str
+    moderator_token: str
+    user_token: str
+    api_key: str
+    webhook_secret: str
+    twitch_secret: str
+    tokens: TokenService
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def banner(self, base: str) -> str:
+        """The text printed at start-up: credentials and curl lines with full URLs."""
+        body = b'{"event":"message","text":"hello"}'
+        generic = curl_command(f"{base}/webhook/generic", sign_generic(self.webhook_secret, body), body)
+        twitch_body = b'{"subscription":{"type":"channel.follow"},"event":{"user_id":"1"}}'
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        twitch = curl_command(
+            f"{base}/webhook/twitch",
+            sign_twitch(self.twitch_secret, twitch_body, message_id=secrets.token_hex(8), timestamp=stamp),
+            twitch_body,
+        )
+        cid = f"-H 'X-Community-ID: {COMMUNITY_ID}'"
+        json = "-H 'Content-Type: application/json'"
+        moderation = f"{base}/api/v1/communities/{COMMUNITY_ID}/moderation"
+        lines = [
+            "asgi_guard demo: a community API behind the full stack (demo secrets, generated per process)",
+            f"community id {COMMUNITY_ID} (send it as X-Community-ID); paste the exports first:",
+            "",
+            f"export ADMIN_TOKEN='{self.admin_token}'",
+            f"export MOD_TOKEN='{self.moderator_token}'",
+            f"export USER_TOKEN='{self.user_token}'",
+            f"export API_KEY='{self.api_key}'",
+            "",
+            f"curl -i {base}/api/v1/profile                                    # 401, WWW-Authenticate: Bearer",
+            f'curl -i -H "Authorization: Bearer $USER_TOKEN" {base}/api/v1/profile',
+            f'curl -i -X POST -H "Authorization: Bearer $MOD_TOKEN" {cid} {json} '
+            f"-d '{{\"user_id\":\"user:7\",\"action\":\"timeout\"}}' {moderation}",
+            f'curl -i -X POST -H "Authorization: Bearer $USER_TOKEN" {cid} {json} '
+            f"-d '{{\"user_id\":\"user:7\",\"action\":\"timeout\"}}' {moderation}   # 403",
+            f'curl -i -X POST -H "X-API-Key: $API_KEY" {cid} {json} '
+            f"-d '{{\"command\":\"shoutout\",\"user_id\":\"user:9\",\"message\":\"<b>hi</b> there\"}}' "
+            f"{base}/api/v1/action/execute",
+            f'curl -i -H "Authorization: Bearer $ADMIN_TOKEN" {base}/api/v1/admin/users',
+            generic,
+            twitch,
+        ]
+        lines.extend(self.extra.get("banner_lines", []))
+        return "\n".join(lines)
+
+
+def build_demo(redis_url: str | None = None) -> Demo:
+    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given)."""
+    store = CommunityStore()
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def profile(request: Request) -> JSONResponse:
+        principal = get_principal(request)
+        return JSONResponse(
+            {
+                "id": principal.id,
+                "username": principal.username,
+                "roles": sorted(principal.roles),
+                "communities": sorted(principal.communities),
+                "method": principal.method,
+            }
+        )
+
+    async def moderate(request: Request) -> JSONResponse:
+        community = store.community(request)
+        entry = {"by": get_principal(request).id, "body": (await request.body()).decode("utf-8", "replace")}
+        store.moderation_log.setdefault(community, []).append(entry)
+        return JSONResponse({"community": community, "log_size": len(store.moderation_log[community])})
+
+    async def install_module(request: Request) -> JSONResponse:
+        community = store.community(request)
+        store.modules.setdefault(community, []).append(request.path_params.get("module", "module"))
+        return JSONResponse({"community": community, "modules": store.modules[community]})
+
+    async def execute(request: Request) -> JSONResponse:
+        payload = get_context(request).payload
+        data = payload if isinstance(payload, dict) else _struct_dict(payload)
+        return JSONResponse({"executed": data, "community": store.community(request)})
+
+    async def admin_users(request: Request) -> JSONResponse:
+        return JSONResponse({"users": ["admin-1", "mod-1", "user-1"]})
+
+    async def webhook(request: Request) -> JSONResponse:
+        verified = get_webhook(request)
+        store.webhook_deliveries.append({"provider": verified.provider, "id": verified.message_id})
+        return JSONResponse({"received": len(await request.body()), "provider": verified.provider})
+
+    routes = [
+        Route("/health", health),
+        Route("/api/v1/profile", profile),
+        Route("/api/v1/communities/{community_id}/moderation", moderate, methods=["POST"]),
+        Route("/api/v1/communities/{community_id}/modules", install_module, methods=["POST"]),
+        Route("/api/v1/action/execute", execute, methods=["POST"]),
+        Route("/api/v1/admin/users", admin_users),
+        Route("/webhook/generic", webhook, methods=["POST"]),
+        Route("/webhook/twitch", webhook, methods=["POST"]),
+    ]
+    inner = Starlette(routes=routes)
+
+    jwt_secret = secrets.token_urlsafe(48)
+    keyring = KeyRing.single(jwt_secret, kid="demo-1")
+    revocation = MemoryRevocationStore()
+    tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
+    admin_token = tokens.issue_access("admin-1", username="admin", roles=["admin"])
+    moderator_token = tokens.issue_access(
+        "mod-1", username="mod", roles=["user"], communities={COMMUNITY_ID: ["moderator"]}
+    )
+    user_token = tokens.issue_access("user-1", username="user", roles=["user"], communities=[COMMUNITY_ID])
+
+    api_key = create_api_key("wa")
+    key_store = MemoryAPIKeyStore(
+        [
+            APIKeyRecord(
+                key_hash=hash_api_key(api_key),
+                name="demo-bot",
+                owner_id="bot-1",
+                role="action",
+                owner_roles=frozenset({"user"}),
+                permissions=frozenset({"action:execute", "profile:view"}),
+                communities={COMMUNITY_ID: frozenset()},
+                created_at=time.time(),
+            )
+        ]
+    )
+    webhook_secret = secrets.token_hex(32)
+    twitch_secret = secrets.token_hex(32)
+
+    configs: list[Any] = [
+        EventsConfig(),
+        WebhookConfig(
+            routes={
+                "/webhook/generic": GenericHMAC(secrets=[webhook_secret]),
+                "/webhook/twitch": TwitchEventSub(secrets=[twitch_secret]),
+            }
+        ),
+        AuthConfig(
+            api_key=APIKeyAuth(store=key_store),
+            jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
+            exclude=("/health", "/webhook/{provider}"),
+        ),
+    ]
+    app = guard(inner, *configs)
+    return Demo(
+        app=app,
+        admin_token=admin_token,
+        moderator_token=moderator_token,
+        user_token=user_token,
+        api_key=api_key,
+        webhook_secret=webhook_secret,
+        twitch_secret=twitch_secret,
+        tokens=tokens,
+    )
+
+
+def _struct_dict(payload: Any) -> dict[str, Any]:
+    import msgspec
+
+    if payload is msgspec.UNSET or payload is None:
+        return {}
+    return msgspec.to_builtins(payload)  # type: ignore[no-any-return]
+
+
+__all__ = ("COMMUNITY_ID", "Demo", "build_demo")
