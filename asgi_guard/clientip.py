@@ -1,0 +1,249 @@
+"""The client's address behind trusted proxies: ``X-Forwarded-For`` or RFC 7239 ``Forwarded``.
+
+Each proxy appends the address of whoever connected to it, so the header is walked from the right
+and the first hop that is not a trusted proxy is the client (uvicorn's ``_TrustedHosts``). A header
+sent by an untrusted peer is ignored: anyone can write one (fastapi-limiter keys on its *first* entry,
+so every client picks a fresh identity). A malformed, ``unknown`` or obfuscated hop stops the walk at
+the nearest trusted hop, the last address anyone we trust vouched for. Nothing here raises per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final, Literal
+
+import msgspec
+
+from asgi_guard._headers import get_all
+from asgi_guard.compose import Layer
+from asgi_guard.context import GuardContext
+from asgi_guard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_MAX_ADDRESS: Final = 64  # longest textual IPv6 with a zone id we accept; longer is never an address
+
+
+class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which peers may tell us who the client is.
+
+    Attributes:
+        trusted_proxies: addresses or CIDR networks of your own proxies (``"10.0.0.0/8"``,
+            ``"127.0.0.1"``). Required, with no default: an empty tuple trusts nobody, so the peer
+            address is the client. Never list networks that untrusted clients connect from.
+        header: the header your outermost proxy writes: ``"x-forwarded-for"`` or ``"forwarded"``
+            (RFC 7239). Only that header is read; reading one your proxy passes through untouched
+            would let clients choose their address.
+        ipv6_prefix: mask IPv6 clients to this prefix length (a subscriber usually owns a whole /64,
+            so keying rate limits on the full address lets it rotate through 2**64 identities);
+            ``None`` keeps full addresses. IPv4 addresses are never masked.
+    """
+
+    trusted_proxies: tuple[str, ...]
+    header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    ipv6_prefix: int | None = 64
+
+    def __post_init__(self) -> None:
+        entries: object = self.trusted_proxies  # msgspec does not check types on __init__
+        if isinstance(entries, str) or not isinstance(entries, tuple | list):
+            raise ConfigurationError.expected(
+                "a tuple of addresses or CIDRs", self.trusted_proxies, "ClientIPConfig.trusted_proxies"
+            )
+        _parse_networks(self.trusted_proxies)
+        if self.header not in ("x-forwarded-for", "forwarded"):
+            raise ConfigurationError.expected('"x-forwarded-for" or "forwarded"', self.header, "ClientIPConfig.header")
+        prefix: object = self.ipv6_prefix
+        if prefix is not None and (isinstance(prefix, bool) or not isinstance(prefix, int) or not 1 <= prefix <= 128):
+            raise ConfigurationError.expected("an int in 1..128 or None", prefix, "ClientIPConfig.ipv6_prefix")
+
+    def guard_layer(self) -> Layer:
+        def build(app: ASGIApp) -> ASGIApp:
+            return ClientIPMiddleware(app, self)
+
+        return Layer("client_ip", (), build)
+
+
+def _parse_networks(entries: tuple[str, ...] | list[str]) -> tuple[Network, ...]:
+    networks: list[Network] = []
+    for index, entry in enumerate(entries):
+        where = f"ClientIPConfig.trusted_proxies[{index}]"
+        if not isinstance(entry, str):
+            raise ConfigurationError.expected("an address or CIDR string", entry, where)
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigurationError.expected("an IP address or a CIDR without host bits", entry, where) from exc
+    return tuple(networks)
+
+
+def parse_address(text: str) -> IPAddress | None:
+    """An address from a forwarded hop (``1.2.3.4``, ``1.2.3.4:80``, ``[2001:db8::1]:443``, ``2001:db8::1``).
+
+    IPv4-mapped IPv6 addresses become IPv4. Anything else (``unknown``, ``_hidden``, junk) is ``None``.
+    """
+    text = text.strip()
+    if not text or len(text) > _MAX_ADDRESS:
+        return None
+    if text[0] == "[":
+        end = text.find("]")
+        if end == -1 or (end + 1 < len(text) and not _is_port(text[end + 1 :])):
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+        if not _is_port(":" + port):
+            return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_port(text: str) -> bool:
+    return len(text) > 1 and text[0] == ":" and text[1:].isdigit() and text[1:].isascii() and len(text) <= 6
+
+
+def forwarded_for(value: str) -> list[str | None]:
+    """The ``for=`` value of each element of an RFC 7239 ``Forwarded`` header, left to right.
+
+    Elements are split on commas outside quoted strings; a malformed element, or one without
+    ``for``, yields ``None`` (it stops the walk, it is never guessed at).
+    """
+    hops: list[str | None] = []
+    for element in _split(value, ","):
+        found: str | None = None
+        ok = True
+        for pair in _split(element, ";"):
+            name, sep, raw = pair.partition("=")
+            name = name.strip().lower()
+            raw = raw.strip()
+            if not sep or not name or not raw:
+                if pair.strip():
+                    ok = False
+                continue
+            if raw[0] == '"':
+                unquoted = _unquote(raw)
+                if unquoted is None:
+                    ok = False
+                    continue
+                raw = unquoted
+            if name == "for":
+                ok = ok and found is None  # a repeated parameter is malformed (RFC 7239 §4)
+                found = raw
+        hops.append(found if ok else None)
+    return hops
+
+
+def _split(value: str, separator: str) -> list[str]:
+    """Split on ``separator`` outside double-quoted strings (backslash escapes honoured)."""
+    parts: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append(value[start:index])
+            start = index + 1
+    parts.append(value[start:])
+    return parts
+
+
+def _unquote(raw: str) -> str | None:
+    if len(raw) < 2 or raw[-1] != '"':
+        return None
+    out: list[str] = []
+    body = raw[1:-1]
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            index += 1
+            if index == len(body):
+                return None
+            char = body[index]
+        elif char == '"':
+            return None
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+class ClientIPMiddleware:
+    """Sets ``GuardContext.client_ip`` for ``http`` and ``websocket`` scopes; ``lifespan`` passes through.
+
+    The scope itself is not modified: ``scope["client"]`` stays the peer.
+    """
+
+    __slots__ = ("_cached_address", "_forwarded", "_header", "_mask", "_networks", "app", "config")
+
+    def __init__(self, app: ASGIApp, config: ClientIPConfig) -> None:
+        self.app = app
+        self.config = config
+        self._networks = _parse_networks(config.trusted_proxies)
+        self._header = config.header.encode("ascii")
+        self._forwarded = config.header == "forwarded"
+        prefix = config.ipv6_prefix
+        self._mask = None if prefix is None or prefix == 128 else ((1 << prefix) - 1) << (128 - prefix)
+        # Parsing the same few proxy and client addresses over and over is the hot path: cache it.
+        self._cached_address: Callable[[str], IPAddress | None] = lru_cache(maxsize=4096)(parse_address)
+
+    def _address(self, text: str) -> IPAddress | None:
+        text = text.strip()
+        if len(text) > _MAX_ADDRESS:  # never an address, and never pinned in the cache
+            return None
+        return self._cached_address(text)
+
+    def _trusted(self, address: IPAddress) -> bool:
+        return any(address in network for network in self._networks)
+
+    def _key(self, address: IPAddress) -> str:
+        if self._mask is not None and isinstance(address, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Address(int(address) & self._mask))
+        return str(address)
+
+    def resolve(self, scope: Scope) -> str:
+        """The client address for ``scope`` (masked for keying), or ``""`` when there is no peer."""
+        client = scope.get("client")
+        peer_text = str(client[0]) if client else ""
+        peer = self._address(peer_text)
+        if peer is None:
+            return peer_text[:_MAX_ADDRESS]  # a unix socket path or similar: never trusted, kept as is
+        if not self._networks or not self._trusted(peer):
+            return self._key(peer)
+        values = get_all(scope, self._header)
+        if not values:
+            return self._key(peer)
+        joined = ",".join(value.decode("latin-1") for value in values)
+        hops = forwarded_for(joined) if self._forwarded else joined.split(",")
+        nearest = peer
+        for hop in reversed(hops):
+            address = self._address(hop) if hop is not None else None
+            if address is None:
+                return self._key(nearest)
+            if not self._trusted(address):
+                return self._key(address)
+            nearest = address
+        return self._key(nearest)  # every hop is one of our proxies: the leftmost is the client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            GuardContext.from_scope(scope).client_ip = self.resolve(scope)
+        await self.app(scope, receive, send)
+
+
+__all__ = ("ClientIPConfig", "ClientIPMiddleware", "forwarded_for", "parse_address")
