@@ -42,8 +42,6 @@ class UvicornThread:
             raise RuntimeError("uvicorn did not start")
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.server.should_exit = True
         self._thread.join(10)

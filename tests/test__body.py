@@ -85,7 +85,10 @@ async def test_identical_repeated_content_length_is_accepted() -> None:
 async def test_disconnect_mid_body_raises_client_disconnected() -> None:
     """http.disconnect before the last chunk raises ClientDisconnected and caches nothing."""
     scope = _scope("100")
-    messages: list[Message] = [{"type": "http.request", "body": b"part", "more_body": True}, {"type": "http.disconnect"}]
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"part", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
 
     async def receive() -> Message:
         return messages.pop(0)
