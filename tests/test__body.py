@@ -47,7 +47,7 @@ async def test_single_chunk_and_empty_body() -> None:
 async def test_body_is_cached_in_the_context_for_the_next_layer() -> None:
     """A second read_body on the same scope returns the cached body and the given receive, without reading."""
     scope = _scope()
-    body, replaying = await read_body(scope, receive_body([b"hello"]), 10)
+    _body, replaying = await read_body(scope, receive_body([b"hello"]), 10)
     assert GuardContext.from_scope(scope).body == b"hello"
     again, receive = await read_body(scope, replaying, 10)
     assert again == b"hello"

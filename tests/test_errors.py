@@ -41,7 +41,8 @@ def test_generic_details_are_single_line_text() -> None:
     """Client-facing texts are non-empty sentences without quotes or control characters."""
     for text in DETAIL.values():
         assert text.endswith(".")
-        assert '"' not in text and "\\" not in text
+        assert '"' not in text
+        assert "\\" not in text
         assert all(0x20 <= ord(char) < 0x7F for char in text)
 
 

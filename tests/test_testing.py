@@ -64,6 +64,6 @@ async def test_recorder_without_start_fails_loudly() -> None:
     """Asking for the response of an app that never started one raises AssertionError."""
     recorder = MessageRecorder()
     await recorder({"type": "websocket.close", "code": 1000})
-    with pytest.raises(AssertionError, match="no http.response.start"):
+    with pytest.raises(AssertionError, match=r"no http\.response\.start"):
         _ = recorder.status
     assert recorder.body == b""
