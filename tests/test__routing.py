@@ -70,8 +70,11 @@ def test_table_prefers_literals_and_first_rules() -> None:
 
 def test_literal_rule_without_the_method_falls_through_to_templates() -> None:
     """A literal path registered for another method does not hide a matching template."""
-    table: RouteTable[str] = RouteTable([("POST", "/a/b", "lit"), ("GET", "/a/{x}", "tpl"), ("*", "/{x}/c", "any")])
+    table: RouteTable[str] = RouteTable(
+        [("POST", "/a/b", "lit"), ("GET", "/a/{x:int}", "num"), ("GET", "/a/{x}", "tpl"), ("*", "/{x}/c", "any")]
+    )
     assert table.match("GET", "/a/b") == ("tpl", {"x": "b"})
+    assert table.match("GET", "/a/7") == ("num", {"x": "7"})
     assert table.match("GET", "/z/c") == ("any", {"x": "z"})
 
 

@@ -88,6 +88,7 @@ FORWARDED_CASES = [
     pytest.param('for="1.1.1.1', PROXY, id="unterminated-quote"),
     pytest.param('for="1.1"1.1"', PROXY, id="quote-inside-quoted"),
     pytest.param('for="1.1.1.1\\', PROXY, id="dangling-escape"),
+    pytest.param('for="1.1.1.1\\"', PROXY, id="escaped-closing-quote"),
     pytest.param('for="\\1.1.1.1"', "1.1.1.1", id="escaped-char"),
     pytest.param("for=", PROXY, id="empty-value"),
     pytest.param("garbage", PROXY, id="not-a-pair"),

@@ -43,6 +43,7 @@ def test_get_context_accepts_scopes_and_requests() -> None:
     ctx = GuardContext.from_scope(scope)
     assert get_context(scope) is ctx
     assert get_context(Request(scope)) is ctx
+    assert get_context(type("Connection", (), {"scope": scope})()) is ctx
 
 
 def test_get_context_without_middleware_names_the_fix() -> None:

@@ -136,3 +136,10 @@ def test_client_values_cannot_forge_log_lines(agent: str, path: str, reason: str
     assert "\r" not in line
     assert "\u2028" not in line
     assert msgspec.json.decode(line)["type"] == "authn_failure"
+
+
+def test_client_ip_from_the_context_is_cleaned_too() -> None:
+    """A non-IP client value kept by the client-ip layer (a socket path) is cleaned before logging."""
+    scope = make_scope()
+    GuardContext.from_scope(scope).client_ip = "/tmp/s\nforged"
+    assert emit(scope, "x", "allow").client_ip == "/tmp/s\ufffdforged"
