@@ -141,5 +141,5 @@ def test_client_values_cannot_forge_log_lines(agent: str, path: str, reason: str
 def test_client_ip_from_the_context_is_cleaned_too() -> None:
     """A non-IP client value kept by the client-ip layer (a socket path) is cleaned before logging."""
     scope = make_scope()
-    GuardContext.from_scope(scope).client_ip = "/tmp/s\nforged"
-    assert emit(scope, "x", "allow").client_ip == "/tmp/s\ufffdforged"
+    GuardContext.from_scope(scope).client_ip = "/run/s\nforged"
+    assert emit(scope, "x", "allow").client_ip == "/run/s\ufffdforged"
