@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_guard._body import ClientDisconnected, content_length, read_body, replay
 from asgi_guard._responses import send_denial
@@ -241,3 +243,17 @@ async def test_client_disconnect_mid_body_never_reaches_the_app(caplog: pytest.L
     assert observed.bodies == [b"after"]
     assert response.text == hashlib.sha256(b"after").hexdigest()
     assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.binary(max_size=24), min_size=1, max_size=3))
+def test_content_length_parser_only_raises_guard_errors(values: list[bytes]) -> None:
+    """For any Content-Length bytes the parser returns a non-negative int or raises malformed_request."""
+    scope = make_scope("POST", headers=[(b"content-length", value) for value in values])
+    digits = values[0].strip()
+    if len(set(values)) == 1 and digits.isdigit() and len(digits) <= 19:
+        assert content_length(scope) == int(digits)
+    else:
+        with pytest.raises(GuardError) as raised:
+            content_length(scope)
+        assert raised.value.code is ErrorCode.MALFORMED_REQUEST

@@ -7,8 +7,17 @@ import re
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from litestar import Litestar, get
+from litestar import Request as LitestarRequest
+from litestar.middleware import DefineMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from asgi_guard.clientip import ClientIPConfig, ClientIPMiddleware, forwarded_for, parse_address
 from asgi_guard.compose import guard
@@ -254,3 +263,32 @@ async def test_guard_layer_composes_and_serves_through_httpx() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/", headers={"x-forwarded-for": "198.51.100.7"})
     assert response.text == "198.51.100.7"
+
+
+async def test_starlette_fastapi_and_litestar_integration() -> None:
+    """Starlette Middleware, FastAPI add_middleware and Litestar DefineMiddleware all install the layer."""
+    config = ClientIPConfig(trusted_proxies=("127.0.0.0/8",))
+
+    async def home(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(client_host(request.scope))
+
+    starlette_app = Starlette(routes=[Route("/", home)], middleware=[Middleware(ClientIPMiddleware, config=config)])
+    fastapi_app = FastAPI()
+    fastapi_app.add_api_route("/", home)
+    fastapi_app.add_middleware(ClientIPMiddleware, config=config)
+    answers = []
+    for app in (starlette_app, fastapi_app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers.append((await client.get("/", headers={"x-forwarded-for": "198.51.100.7"})).text)
+
+    @get("/")
+    async def index(request: LitestarRequest) -> str:  # type: ignore[type-arg]
+        return client_host(request.scope)
+
+    litestar_app = Litestar(route_handlers=[index], middleware=[DefineMiddleware(ClientIPMiddleware, config=config)])
+    # Litestar's own test client connects as "testclient", not an address: use a loopback peer instead.
+    transport = httpx.ASGITransport(app=litestar_app, client=("127.0.0.1", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answers.append((await client.get("/", headers={"x-forwarded-for": "198.51.100.8"})).text)
+    assert answers == ["198.51.100.7", "198.51.100.7", "198.51.100.8"]

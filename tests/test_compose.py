@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import anyio
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.compose import ORDER, GuardLayer, Layer, guard
+from asgi_guard.context import get_context
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig
@@ -111,3 +120,50 @@ async def test_real_foundation_stack() -> None:
     assert response.headers["x-request-id"] == "req-1"
     assert response.headers["x-frame-options"] == "DENY"
     assert scope["asgi_guard"].client_ip == "198.51.100.7"
+
+
+async def test_lifespan_passes_through_the_whole_foundation_stack() -> None:
+    """A Starlette app's lifespan startup and shutdown run through guard(...) with every foundation layer."""
+    calls: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        calls.append("startup")
+        yield
+        calls.append("shutdown")
+
+    async def home(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(get_context(request).client_ip)
+
+    inner = Starlette(routes=[Route("/", home)], lifespan=lifespan)
+    app = guard(
+        inner,
+        EventsConfig(sinks=()),
+        ClientIPConfig(trusted_proxies=("127.0.0.0/8",)),
+        SecurityHeadersConfig.strict_api(),
+    )
+    sent: list[str] = []
+    started = anyio.Event()
+    stop = anyio.Event()
+
+    async def receive() -> dict[str, str]:
+        if not sent:
+            return {"type": "lifespan.startup"}
+        await stop.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+        started.set()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        await started.wait()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 123))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/", headers={"x-forwarded-for": "198.51.100.7"})
+        stop.set()
+    assert calls == ["startup", "shutdown"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert response.text == "198.51.100.7"
+    assert response.headers["x-content-type-options"] == "nosniff"
