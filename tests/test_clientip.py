@@ -286,7 +286,9 @@ async def test_starlette_fastapi_and_litestar_integration() -> None:
     async def index(request: LitestarRequest) -> str:  # type: ignore[type-arg]
         return client_host(request.scope)
 
-    litestar_app = Litestar(route_handlers=[index], middleware=[DefineMiddleware(ClientIPMiddleware, config=config)])
+    litestar_app = Litestar(
+        route_handlers=[index], logging_config=None, middleware=[DefineMiddleware(ClientIPMiddleware, config=config)]
+    )
     # Litestar's own test client connects as "testclient", not an address: use a loopback peer instead.
     transport = httpx.ASGITransport(app=litestar_app, client=("127.0.0.1", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -295,6 +295,7 @@ async def test_litestar_define_middleware() -> None:
 
     app = Litestar(
         route_handlers=[index],
+        logging_config=None,
         middleware=[DefineMiddleware(SecurityHeadersMiddleware, config=SecurityHeadersConfig.strict_api())],
     )
     async with AsyncTestClient(app=app) as client:

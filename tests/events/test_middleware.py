@@ -186,7 +186,9 @@ async def test_starlette_fastapi_and_litestar() -> None:
     async def index(request: LitestarRequest) -> str:  # type: ignore[type-arg]
         return get_context(request.scope).request_id
 
-    litestar_app = Litestar(route_handlers=[index], middleware=[DefineMiddleware(EventsMiddleware, config=config)])
+    litestar_app = Litestar(
+        route_handlers=[index], logging_config=None, middleware=[DefineMiddleware(EventsMiddleware, config=config)]
+    )
     async with AsyncTestClient(app=litestar_app) as client:
         response = await client.get("/", headers={"x-request-id": "ls-1"})
     assert (response.text, response.headers["x-request-id"]) == ("ls-1", "ls-1")
