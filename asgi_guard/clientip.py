@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
     from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _MAX_ADDRESS: Final = 64  # longest textual IPv6 with a zone id we accept; longer is never an address
 
@@ -64,6 +64,8 @@ class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ConfigurationError.expected("an int in 1..128 or None", prefix, "ClientIPConfig.ipv6_prefix")
 
     def guard_layer(self) -> Layer:
+        """Place the client-ip layer in :func:`asgi_guard.guard` (no prerequisites)."""
+
         def build(app: ASGIApp) -> ASGIApp:
             return ClientIPMiddleware(app, self)
 
@@ -86,10 +88,12 @@ def _parse_networks(entries: tuple[str, ...] | list[str]) -> tuple[Network, ...]
 def parse_address(text: str) -> IPAddress | None:
     """An address from a forwarded hop (``1.2.3.4``, ``1.2.3.4:80``, ``[2001:db8::1]:443``, ``2001:db8::1``).
 
-    IPv4-mapped IPv6 addresses become IPv4. Anything else (``unknown``, ``_hidden``, junk) is ``None``.
+    IPv4-mapped IPv6 addresses become IPv4. Anything else (``unknown``, ``_hidden``, junk) is ``None``,
+    and so is an address with a zone id (``fe80::1%eth0``): it means nothing beyond one host's links,
+    and the zone text is free-form, so it would smuggle arbitrary characters into keys and logs.
     """
     text = text.strip()
-    if not text or len(text) > _MAX_ADDRESS:
+    if not text or len(text) > _MAX_ADDRESS or "%" in text:
         return None
     if text[0] == "[":
         end = text.find("]")
@@ -189,7 +193,7 @@ class ClientIPMiddleware:
     The scope itself is not modified: ``scope["client"]`` stays the peer.
     """
 
-    __slots__ = ("_cached_address", "_forwarded", "_header", "_mask", "_networks", "app", "config")
+    __slots__ = ("_classify", "_forwarded", "_header", "_mask", "_networks", "app", "config")
 
     def __init__(self, app: ASGIApp, config: ClientIPConfig) -> None:
         self.app = app
@@ -199,46 +203,49 @@ class ClientIPMiddleware:
         self._forwarded = config.header == "forwarded"
         prefix = config.ipv6_prefix
         self._mask = None if prefix is None or prefix == 128 else ((1 << prefix) - 1) << (128 - prefix)
-        # Parsing the same few proxy and client addresses over and over is the hot path: cache it.
-        self._cached_address: Callable[[str], IPAddress | None] = lru_cache(maxsize=4096)(parse_address)
+        # The same few proxy and client addresses come back request after request, and parsing,
+        # network membership and formatting cost microseconds each: classify each text once.
+        self._classify: Callable[[str], tuple[str, bool] | None] = lru_cache(maxsize=4096)(self._compute)
 
-    def _address(self, text: str) -> IPAddress | None:
+    def _compute(self, text: str) -> tuple[str, bool] | None:
+        """``(key, trusted)`` for an address text, or ``None`` when it is not an address."""
+        address = parse_address(text)
+        if address is None:
+            return None
+        trusted = any(address in network for network in self._networks)
+        if self._mask is not None and isinstance(address, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Address(int(address) & self._mask)), trusted
+        return str(address), trusted
+
+    def _lookup(self, text: str) -> tuple[str, bool] | None:
         text = text.strip()
         if len(text) > _MAX_ADDRESS:  # never an address, and never pinned in the cache
             return None
-        return self._cached_address(text)
-
-    def _trusted(self, address: IPAddress) -> bool:
-        return any(address in network for network in self._networks)
-
-    def _key(self, address: IPAddress) -> str:
-        if self._mask is not None and isinstance(address, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Address(int(address) & self._mask))
-        return str(address)
+        return self._classify(text)
 
     def resolve(self, scope: Scope) -> str:
         """The client address for ``scope`` (masked for keying), or ``""`` when there is no peer."""
         client = scope.get("client")
         peer_text = str(client[0]) if client else ""
-        peer = self._address(peer_text)
+        peer = self._lookup(peer_text)
         if peer is None:
             return peer_text[:_MAX_ADDRESS]  # a unix socket path or similar: never trusted, kept as is
-        if not self._networks or not self._trusted(peer):
-            return self._key(peer)
+        nearest, trusted = peer
+        if not trusted:
+            return nearest
         values = get_all(scope, self._header)
         if not values:
-            return self._key(peer)
+            return nearest
         joined = ",".join(value.decode("latin-1") for value in values)
         hops = forwarded_for(joined) if self._forwarded else joined.split(",")
-        nearest = peer
         for hop in reversed(hops):
-            address = self._address(hop) if hop is not None else None
-            if address is None:
-                return self._key(nearest)
-            if not self._trusted(address):
-                return self._key(address)
-            nearest = address
-        return self._key(nearest)  # every hop is one of our proxies: the leftmost is the client
+            found = self._lookup(hop) if hop is not None else None
+            if found is None:
+                return nearest
+            if not found[1]:
+                return found[0]
+            nearest = found[0]
+        return nearest  # every hop is one of our proxies: the leftmost is the client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):

@@ -63,6 +63,7 @@ XFF_CASES = [
     pytest.param(PROXY, "", PROXY, id="empty-header"),
     pytest.param(PROXY, "198.51.100.7, ", PROXY, id="trailing-comma"),
     pytest.param(PROXY, "x" * 500, PROXY, id="overlong-hop"),
+    pytest.param(PROXY, "198.51.100.7, fe80::1%\nforged", PROXY, id="zone-id-refused"),
     pytest.param("::ffff:10.0.0.1", "198.51.100.7", "198.51.100.7", id="mapped-peer-trusted"),
     pytest.param("2001:db8:ffff::1", "198.51.100.7", "198.51.100.7", id="ipv6-proxy"),
 ]
@@ -216,6 +217,8 @@ def test_parse_address_normalises() -> None:
     assert parse_address("1.2.3.4:") is None
     assert parse_address("1.2.3.4:1234567") is None
     assert parse_address("1.2.3.4:١٢") is None  # non-ASCII digits are not a port
+    assert parse_address("fe80::1%eth0") is None  # zone ids are free-form text
+    assert parse_address('[fe80::1%a"b]:80') is None
 
 
 def test_forwarded_for_lists_every_element() -> None:
@@ -239,6 +242,7 @@ def test_no_header_bytes_make_resolution_raise(value: bytes, forwarded: bool, pe
     scope = make_scope(headers=[(header.encode(), value)], client=(peer, 1))
     result = middleware.resolve(scope)
     assert result == peer or ipaddress.ip_address(result)
+    assert result.isprintable()
 
 
 @settings(max_examples=200, deadline=None)

@@ -188,6 +188,8 @@ class SecurityHeadersConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_un
             check_value(value, where)
 
     def guard_layer(self) -> Layer:
+        """Place the security-headers layer in :func:`asgi_guard.guard` (no prerequisites)."""
+
         def build(app: ASGIApp) -> ASGIApp:
             from asgi_guard.headers.middleware import SecurityHeadersMiddleware
 
