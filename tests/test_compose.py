@@ -167,3 +167,9 @@ async def test_lifespan_passes_through_the_whole_foundation_stack() -> None:
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert response.text == "198.51.100.7"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_unknown_layer_names_are_refused() -> None:
+    """A third-party config whose layer name is not in ORDER is refused, listing the valid names."""
+    with pytest.raises(ConfigurationError, match=r"got 'bogus' - at `configs\[0\]\.layer`"):
+        guard(endpoint, FakeConfig("bogus"))

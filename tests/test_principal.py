@@ -74,3 +74,11 @@ async def test_starlette_requires_honours_the_matcher() -> None:
             response = await client.get("/mod")
         outcomes.append((response.status_code, response.text if response.status_code == 200 else ""))
     assert outcomes == [(200, "Mo"), (403, "")]
+
+
+def test_default_communities_cannot_be_mutated() -> None:
+    """The shared empty communities default is read-only, so one principal cannot grant memberships to all."""
+    principal = Principal("u-1")
+    with pytest.raises(TypeError):
+        principal.communities["c1"] = frozenset()  # type: ignore[index]
+    assert not Principal("u-2").is_member("c1")

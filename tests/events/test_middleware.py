@@ -192,3 +192,25 @@ async def test_starlette_fastapi_and_litestar() -> None:
     async with AsyncTestClient(app=litestar_app) as client:
         response = await client.get("/", headers={"x-request-id": "ls-1"})
     assert (response.text, response.headers["x-request-id"]) == ("ls-1", "ls-1")
+
+
+@pytest.mark.parametrize(
+    ("messages", "result", "reason"),
+    [
+        ([{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1000}], "allow", "101"),
+        ([{"type": "websocket.close", "code": 1008}], "deny", "403"),
+    ],
+)
+async def test_websocket_outcomes(messages: list[dict[str, object]], result: str, reason: str) -> None:
+    """An accepted websocket is logged as allowed (101); one closed before accept as denied (403)."""
+    seen: list[SecurityEvent] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in messages:
+            await send(message)
+
+    middleware = EventsMiddleware(app, EventsConfig(sinks=(seen.append,), log_outcome=True))
+    recorder = MessageRecorder()
+    await middleware(make_scope(type="websocket"), None, recorder)  # type: ignore[arg-type]
+    assert recorder.messages == messages
+    assert [(e.type, e.result, e.reason) for e in seen] == [("request", result, reason)]
