@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_MAX_ADDRESS: Final = 64  # longest textual IPv6 with a zone id we accept; longer is never an address
+_MAX_ADDRESS: Final = 64  # "[<45-char IPv4-mapped IPv6>]:65535" fits; anything longer is never an address
 
 
 class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -44,6 +44,11 @@ class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         ipv6_prefix: mask IPv6 clients to this prefix length (a subscriber usually owns a whole /64,
             so keying rate limits on the full address lets it rotate through 2**64 identities);
             ``None`` keeps full addresses. IPv4 addresses are never masked.
+
+    Note:
+        uvicorn rewrites ``scope["client"]`` from ``X-Forwarded-For`` itself when its peer is in
+        ``--forwarded-allow-ips`` (``127.0.0.1`` by default). This layer then starts from uvicorn's
+        answer; run uvicorn with ``--no-proxy-headers`` to let this config alone decide.
     """
 
     trusted_proxies: tuple[str, ...]

@@ -21,6 +21,7 @@ from asgi_guard.errors import ConfigurationError
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig
 from asgi_guard.testing import call, make_scope
+from tests.servers import UvicornThread
 
 if TYPE_CHECKING:
     from asgi_guard.types import ASGIApp, Receive, Scope, Send
@@ -173,3 +174,31 @@ def test_unknown_layer_names_are_refused() -> None:
     """A third-party config whose layer name is not in ORDER is refused, listing the valid names."""
     with pytest.raises(ConfigurationError, match=r"got 'bogus' - at `configs\[0\]\.layer`"):
         guard(endpoint, FakeConfig("bogus"))
+
+
+@pytest.mark.server
+async def test_foundation_stack_under_a_real_uvicorn_server() -> None:
+    """Under uvicorn (its own proxy headers off), the stack resolves X-Forwarded-For, echoes ids and adds headers."""
+
+    async def home(request: Request) -> PlainTextResponse:
+        ctx = get_context(request)
+        return PlainTextResponse(f"{ctx.client_ip} {ctx.request_id}")
+
+    app = guard(
+        Starlette(routes=[Route("/", home)]),
+        EventsConfig(sinks=()),
+        ClientIPConfig(trusted_proxies=("127.0.0.1",)),
+        SecurityHeadersConfig.strict_api(),
+    )
+    with UvicornThread(app, proxy_headers=False) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            forwarded = await client.get(
+                "/", headers={"x-forwarded-for": "6.6.6.6, 198.51.100.7", "x-request-id": "e2e-1"}
+            )
+            direct = await client.get("/", headers={"x-request-id": "bad id"})
+    assert forwarded.text == "198.51.100.7 e2e-1"
+    assert forwarded.headers["x-request-id"] == "e2e-1"
+    assert forwarded.headers["cache-control"] == "no-store"
+    client_ip, request_id = direct.text.split(" ")
+    assert client_ip == "127.0.0.1"
+    assert request_id == direct.headers["x-request-id"] != "bad id"
