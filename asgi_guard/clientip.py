@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+_MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
 _MAX_ADDRESS: Final = 64  # "[<45-char IPv4-mapped IPv6>]:65535" fits; anything longer is never an address
 
 
@@ -84,9 +85,13 @@ def _parse_networks(entries: tuple[str, ...] | list[str]) -> tuple[Network, ...]
         if not isinstance(entry, str):
             raise ConfigurationError.expected("an address or CIDR string", entry, where)
         try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=True))
+            network = ipaddress.ip_network(entry.strip(), strict=True)
         except ValueError as exc:
             raise ConfigurationError.expected("an IP address or a CIDR without host bits", entry, where) from exc
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED) and network.prefixlen >= 96:
+            # Peers written ::ffff:a.b.c.d are compared as IPv4, so their networks must be IPv4 too.
+            network = ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+        networks.append(network)
     return tuple(networks)
 
 

@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import _TrustedHosts
 
 from asgi_guard.clientip import ClientIPConfig, ClientIPMiddleware, forwarded_for, parse_address
 from asgi_guard.compose import guard
@@ -298,3 +299,34 @@ async def test_starlette_fastapi_and_litestar_integration() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         answers.append((await client.get("/", headers={"x-forwarded-for": "198.51.100.8"})).text)
     assert answers == ["198.51.100.7", "198.51.100.7", "198.51.100.8"]
+
+
+async def test_ipv4_mapped_proxy_entries_match_ipv4_peers() -> None:
+    """A trusted proxy written as ::ffff:a.b.c.d (or a mapped /104) trusts that IPv4 peer, however it is spelled."""
+    config = ClientIPConfig(trusted_proxies=("::ffff:10.0.0.0/104", "::ffff:192.0.2.1"))
+    for peer in ("10.1.2.3", "::ffff:10.1.2.3", "192.0.2.1"):
+        scope = make_scope(headers={"x-forwarded-for": "198.51.100.7"}, client=(peer, 1))
+        assert await _seen(config, scope) == "198.51.100.7"
+    scope = make_scope(headers={"x-forwarded-for": "198.51.100.7"}, client=("192.0.2.2", 1))
+    assert await _seen(config, scope) == "192.0.2.2"
+
+
+# Differential oracle: uvicorn's own trusted-proxy walk (uvicorn.middleware.proxy_headers._TrustedHosts).
+# For well-formed hops our answer must be the same; we differ on purpose only for malformed hops
+# (uvicorn returns the junk text, we stop at the nearest trusted hop) and on IPv4-mapped spellings.
+UVICORN_TRUSTED = ["10.0.0.0/8", "127.0.0.1", "2001:db8:abcd:12::/64"]
+HOP_POOL = st.sampled_from(
+    ["10.0.0.1", "10.200.3.4", "127.0.0.1", "127.0.0.2", "198.51.100.7", "203.0.113.9", "2001:db8:abcd:12::9", "::1"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(peer=HOP_POOL, hops=st.lists(HOP_POOL, min_size=1, max_size=6))
+def test_walk_agrees_with_uvicorn(peer: str, hops: list[str]) -> None:
+    """For well-formed X-Forwarded-For chains the resolved client equals uvicorn's trusted-host walk."""
+    oracle = _TrustedHosts(UVICORN_TRUSTED)
+    expected = oracle.get_trusted_client_address(", ".join(hops))[0] if peer in oracle else peer
+    config = ClientIPConfig(trusted_proxies=tuple(UVICORN_TRUSTED), ipv6_prefix=None)
+    middleware = ClientIPMiddleware(lambda *_: None, config)  # type: ignore[arg-type,return-value]
+    scope = make_scope(headers={"x-forwarded-for": ", ".join(hops)}, client=(peer, 1))
+    assert middleware.resolve(scope) == expected
