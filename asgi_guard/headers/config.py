@@ -129,7 +129,11 @@ class SecurityHeadersConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_un
 
     @classmethod
     def strict_api(cls, **overrides: Any) -> SecurityHeadersConfig:
-        """The preset for JSON APIs: nothing loads, nothing frames, nothing is cached."""
+        """The preset for JSON APIs: nothing loads, nothing frames, nothing is cached.
+
+        Its CSP also blocks HTML tools served by the API itself (FastAPI's ``/docs``): give those
+        apps a ``content_security_policy`` override, or serve the docs from a separate app.
+        """
         return cls(**{**_STRICT_API, **overrides})
 
     @classmethod
