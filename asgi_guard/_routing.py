@@ -30,7 +30,8 @@ def route_path(scope: Scope) -> str:
     """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does)."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
+    # Strip the mount prefix only at a segment boundary: root "/api" must not turn "/apiv2/x" into "v2/x".
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
 

@@ -68,7 +68,7 @@ def guard(app: ASGIApp, *configs: GuardLayer) -> ASGIApp:
         if not isinstance(config, GuardLayer):
             raise ConfigurationError.expected("an asgi_guard config object", type(config).__name__, f"configs[{index}]")
         layer = config.guard_layer()
-        if layer.name not in ORDER:  # pragma: no cover - only reachable by a third-party layer bug
+        if layer.name not in ORDER:
             raise ConfigurationError.expected(f"one of {sorted(ORDER)}", layer.name, f"configs[{index}].layer")
         if any(existing.name == layer.name for existing in layers):
             raise ConfigurationError(f"Expected each layer once, got `{layer.name}` twice - at `configs[{index}]`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.authentication import AuthCredentials, BaseUser
@@ -9,7 +10,8 @@ from starlette.authentication import AuthCredentials, BaseUser
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-EMPTY_COMMUNITIES: Final[Mapping[str, frozenset[str]]] = {}
+EMPTY_COMMUNITIES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({})
+"""The shared default: read-only for real, so no principal can add a membership to every other one."""
 
 
 class Principal(BaseUser):

@@ -72,9 +72,14 @@ class EventsMiddleware:
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
                 append_headers(message, echo)
+            elif kind == "websocket.accept" and not status:
+                status = 101
+            elif kind == "websocket.close" and not status:
+                status = 403  # a close before accept is an HTTP 403 to the client (ASGI spec)
             await send(message)
 
         try:

@@ -1,0 +1,98 @@
+"""Route templates and the route table shared by per-route configuration."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asgi_guard._routing import RouteTable, Template, route_path
+from asgi_guard.errors import ConfigurationError
+from asgi_guard.testing import make_scope
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "expected"),
+    [
+        ("", "/a", "/a"),
+        ("/api", "/a", "/a"),
+        ("/api", "", "/"),
+        ("/api", "v2/x", "/apiv2/x"),
+    ],
+)
+def test_route_path_strips_root_path_at_a_segment_boundary(root: str, path: str, expected: str) -> None:
+    """route_path removes root_path only when it is a whole leading segment."""
+    assert route_path(make_scope(path=path, root_path=root)) == expected
+
+
+def test_route_path_without_path() -> None:
+    """A scope without path routes as ""."""
+    assert route_path({}) == ""
+
+
+def test_template_parameters_and_converters() -> None:
+    """{name} matches one segment, {name:int} digits, {name:path} the rest."""
+    assert Template("/c/{cid}/m/{mid:int}").match("/c/abc/m/42") == {"cid": "abc", "mid": "42"}
+    assert Template("/c/{cid}/m/{mid:int}").match("/c/abc/m/x") is None
+    assert Template("/files/{rest:path}").match("/files/a/b.txt") == {"rest": "a/b.txt"}
+    assert Template("/c/{cid}").match("/c/a/b") is None
+    assert Template("/a.b").match("/aXb") is None  # literals are escaped
+
+
+@pytest.mark.parametrize("source", ["no-slash", "/a/{x}/{x}", "/a/{x:float}", "/a/{", "/a/}"])
+def test_bad_templates_are_configuration_errors(source: str) -> None:
+    """Templates without a leading slash, with repeated names, unknown converters or stray braces are refused."""
+    with pytest.raises(ConfigurationError):
+        Template(source)
+
+
+def test_table_prefers_literals_and_first_rules() -> None:
+    """Literal paths beat templates; the first of equally specific rules wins; methods fall back to *."""
+    table: RouteTable[str] = RouteTable(
+        [
+            ("GET", "/users/me", "me"),
+            (("GET", "post"), "/users/{uid}", "user"),
+            ("GET", "/users/{other}", "shadowed"),
+            ("*", "/users/me", "any-me"),
+            ("DELETE", "/{tenant}/items", "wild"),
+            ("GET", "/users/me", "duplicate-literal"),
+        ]
+    )
+    assert table.match("GET", "/users/me") == ("me", {})
+    assert table.match("PUT", "/users/me") == ("any-me", {})
+    assert table.match("POST", "/users/42") == ("user", {"uid": "42"})
+    assert table.match("DELETE", "/acme/items") == ("wild", {"tenant": "acme"})
+    assert table.match("GET", "/acme/items") is None
+    assert table.match("PUT", "/users/42") is None
+    assert table.match("GET", "/nothing") is None
+    assert len(table) == 4
+
+
+def test_literal_rule_without_the_method_falls_through_to_templates() -> None:
+    """A literal path registered for another method does not hide a matching template."""
+    table: RouteTable[str] = RouteTable(
+        [("POST", "/a/b", "lit"), ("GET", "/a/{x:int}", "num"), ("GET", "/a/{x}", "tpl"), ("*", "/{x}/c", "any")]
+    )
+    assert table.match("GET", "/a/b") == ("tpl", {"x": "b"})
+    assert table.match("GET", "/a/7") == ("num", {"x": "7"})
+    assert table.match("GET", "/z/c") == ("any", {"x": "z"})
+
+
+def test_rule_without_methods_is_refused() -> None:
+    """An empty method list is a configuration error."""
+    with pytest.raises(ConfigurationError, match="at least one method"):
+        RouteTable([((), "/a", 1)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=st.text(max_size=30), path=st.text(max_size=40))
+def test_templates_and_matching_never_raise_anything_else(template: str, path: str) -> None:
+    """For any template text, compiling raises only ConfigurationError, and matching any path never raises."""
+    try:
+        compiled = Template(template)
+    except ConfigurationError:
+        return
+    result = compiled.match(path)
+    assert result is None or set(result) == set(compiled.params)
+    table: RouteTable[int] = RouteTable([("GET", template, 1)])
+    assert table.match("GET", path) in (None, (1, result if result is not None else {}))
