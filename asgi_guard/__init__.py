@@ -6,33 +6,108 @@ works alone (Starlette ``Middleware``, FastAPI ``add_middleware``, Litestar ``De
 
 from __future__ import annotations
 
+from asgi_guard.auth import (
+    APIKeyAuth,
+    APIKeyRecord,
+    AuthConfig,
+    AuthenticationMiddleware,
+    JWTAuth,
+    JWTKey,
+    KeyRing,
+    MemoryAPIKeyStore,
+    MemoryRevocationStore,
+    RedisAPIKeyStore,
+    RedisRevocationStore,
+    TokenPair,
+    TokenService,
+    create_api_key,
+    hash_api_key,
+)
+from asgi_guard.clientip import ClientIPConfig, ClientIPMiddleware
 from asgi_guard.clock import Clock, SystemClock
 from asgi_guard.compose import GuardLayer, Layer, guard
-from asgi_guard.context import CONTEXT_KEY, GuardContext, get_community_id, get_context, get_principal
+from asgi_guard.context import (
+    CONTEXT_KEY,
+    GuardContext,
+    client_host,
+    get_community_id,
+    get_context,
+    get_principal,
+)
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, MissingGuardContext
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
+from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
 from asgi_guard.principal import Principal
+from asgi_guard.webhooks import (
+    DiscordInteractions,
+    GenericHMAC,
+    GitHub,
+    MemoryReplayStore,
+    RedisReplayStore,
+    Slack,
+    StandardWebhooks,
+    Stripe,
+    TimestampedHMAC,
+    TwitchEventSub,
+    WebhookConfig,
+    WebhookMiddleware,
+    get_webhook,
+)
 
 __version__ = "0.1.0"
 
 __all__ = (
     "CONTEXT_KEY",
+    "APIKeyAuth",
+    "APIKeyRecord",
+    "AuthConfig",
+    "AuthenticationMiddleware",
+    "ClientIPConfig",
+    "ClientIPMiddleware",
     "Clock",
     "ConfigurationError",
+    "DiscordInteractions",
     "ErrorCode",
     "EventsConfig",
     "EventsMiddleware",
+    "GenericHMAC",
+    "GitHub",
     "GuardContext",
     "GuardError",
     "GuardLayer",
+    "JWTAuth",
+    "JWTKey",
+    "KeyRing",
     "Layer",
+    "MemoryAPIKeyStore",
+    "MemoryReplayStore",
+    "MemoryRevocationStore",
     "MissingGuardContext",
     "Principal",
+    "RedisAPIKeyStore",
+    "RedisReplayStore",
+    "RedisRevocationStore",
     "SecurityEvent",
+    "SecurityHeadersConfig",
+    "SecurityHeadersMiddleware",
+    "SecurityTxt",
+    "Slack",
+    "StandardWebhooks",
+    "Stripe",
     "SystemClock",
+    "TimestampedHMAC",
+    "TokenPair",
+    "TokenService",
+    "TwitchEventSub",
+    "WebhookConfig",
+    "WebhookMiddleware",
     "__version__",
+    "client_host",
+    "create_api_key",
     "get_community_id",
     "get_context",
     "get_principal",
+    "get_webhook",
     "guard",
+    "hash_api_key",
 )

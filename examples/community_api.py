@@ -10,10 +10,9 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -30,10 +29,16 @@ from asgi_guard.auth import (
     create_api_key,
     hash_api_key,
 )
+from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.events import EventsConfig
-from asgi_guard.types import ASGIApp
+from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
 from asgi_guard.webhooks import GenericHMAC, TwitchEventSub, WebhookConfig, get_webhook
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from asgi_guard.types import ASGIApp
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
@@ -92,11 +97,11 @@ class Demo:
             f"curl -i {base}/api/v1/profile                                    # 401, WWW-Authenticate: Bearer",
             f'curl -i -H "Authorization: Bearer $USER_TOKEN" {base}/api/v1/profile',
             f'curl -i -X POST -H "Authorization: Bearer $MOD_TOKEN" {cid} {json} '
-            f"-d '{{\"user_id\":\"user:7\",\"action\":\"timeout\"}}' {moderation}",
+            f'-d \'{{"user_id":"user:7","action":"timeout"}}\' {moderation}',
             f'curl -i -X POST -H "Authorization: Bearer $USER_TOKEN" {cid} {json} '
-            f"-d '{{\"user_id\":\"user:7\",\"action\":\"timeout\"}}' {moderation}   # 403",
+            f'-d \'{{"user_id":"user:7","action":"timeout"}}\' {moderation}   # 403',
             f'curl -i -X POST -H "X-API-Key: $API_KEY" {cid} {json} '
-            f"-d '{{\"command\":\"shoutout\",\"user_id\":\"user:9\",\"message\":\"<b>hi</b> there\"}}' "
+            f'-d \'{{"command":"shoutout","user_id":"user:9","message":"<b>hi</b> there"}}\' '
             f"{base}/api/v1/action/execute",
             f'curl -i -H "Authorization: Bearer $ADMIN_TOKEN" {base}/api/v1/admin/users',
             generic,
@@ -191,6 +196,14 @@ def build_demo(redis_url: str | None = None) -> Demo:
 
     configs: list[Any] = [
         EventsConfig(),
+        # The demo is reached directly on loopback: trust no proxy, so X-Forwarded-For is ignored.
+        ClientIPConfig(trusted_proxies=()),
+        SecurityHeadersConfig.strict_api(
+            security_txt=SecurityTxt(
+                contact=("mailto:security@example.invalid",),
+                expires=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)),
+            )
+        ),
         WebhookConfig(
             routes={
                 "/webhook/generic": GenericHMAC(secrets=[webhook_secret]),

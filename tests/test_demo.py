@@ -1,0 +1,67 @@
+"""The demo app works as its banner says: the printed credentials and curl lines do what they claim."""
+
+from __future__ import annotations
+
+import shlex
+
+import httpx
+import pytest
+
+from examples.community_api import COMMUNITY_ID, build_demo
+
+pytestmark = pytest.mark.anyio
+
+
+def _client(app: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000")  # type: ignore[arg-type]
+
+
+async def test_anonymous_request_gets_401_with_bearer_challenge() -> None:
+    """An anonymous profile request is refused with the JSON error and a Bearer challenge."""
+    demo = build_demo()
+    async with _client(demo.app) as client:
+        response = await client.get("/api/v1/profile")
+    assert response.status_code == 401
+    assert response.json()["error"] == "missing_credentials"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "x-request-id" in response.headers
+
+
+async def test_printed_credentials_work() -> None:
+    """The user token and the API key printed by the demo authenticate."""
+    demo = build_demo()
+    async with _client(demo.app) as client:
+        by_token = await client.get("/api/v1/profile", headers={"Authorization": f"Bearer {demo.user_token}"})
+        by_key = await client.get("/api/v1/profile", headers={"X-API-Key": demo.api_key})
+    assert by_token.status_code == 200
+    assert by_token.json()["id"] == "user-1"
+    assert by_key.status_code == 200
+    assert by_key.json()["method"] == "api_key"
+
+
+async def test_banner_webhook_curl_lines_are_valid() -> None:
+    """The signed curl lines printed for the generic and Twitch webhooks are accepted as printed."""
+    demo = build_demo()
+    banner = demo.banner("http://127.0.0.1:8000")
+    lines = [line for line in banner.splitlines() if "/webhook/" in line]
+    assert len(lines) == 2
+    async with _client(demo.app) as client:
+        for line in lines:
+            words = shlex.split(line)
+            url = next(word for word in words if word.startswith("http://"))
+            headers = dict(words[index + 1].split(": ", 1) for index, word in enumerate(words) if word == "-H")
+            body = words[words.index("--data-binary") + 1].encode()
+            response = await client.post(url, headers=headers, content=body)
+            assert response.status_code == 200, (line, response.text)
+    assert "X-Community-ID" in banner
+    assert COMMUNITY_ID in banner
+
+
+async def test_security_txt_is_served() -> None:
+    """The demo serves RFC 9116 security.txt."""
+    demo = build_demo()
+    async with _client(demo.app) as client:
+        response = await client.get("/.well-known/security.txt")
+    assert response.status_code == 200
+    assert "Contact: mailto:security@example.invalid" in response.text
