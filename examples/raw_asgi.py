@@ -1,0 +1,51 @@
+"""asgi_guard around a raw ASGI app: no framework at all.
+
+Run: ``uvicorn examples.raw_asgi:app`` (set ASGI_GUARD_JWT_SECRET to a 32+ byte secret first).
+"""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+from asgi_guard import (
+    AuthConfig,
+    EventsConfig,
+    JWTAuth,
+    KeyRing,
+    MemoryRevocationStore,
+    SecurityHeadersConfig,
+    get_principal,
+    guard,
+)
+from asgi_guard.types import Receive, Scope, Send
+
+
+async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+    """Greets the authenticated caller."""
+    if scope["type"] != "http":
+        return
+    body = msgspec.json.encode({"hello": get_principal(scope).display_name})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build(secret: str) -> object:
+    """The guarded app for ``secret`` (a factory, so tests can build it with their own secret)."""
+    return guard(
+        hello,
+        EventsConfig(),
+        SecurityHeadersConfig.strict_api(),
+        AuthConfig(
+            jwt=JWTAuth(
+                keyring=KeyRing.single(secret),
+                revocation=MemoryRevocationStore(),
+                issuer=None,
+                audience=None,
+            )
+        ),
+    )
+
+
+app = build(os.environ["ASGI_GUARD_JWT_SECRET"]) if "ASGI_GUARD_JWT_SECRET" in os.environ else None
