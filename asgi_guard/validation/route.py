@@ -7,6 +7,7 @@ import types
 from typing import TYPE_CHECKING, Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
+import msgspec.inspect
 
 from asgi_guard._routing import Template
 from asgi_guard.errors import ConfigurationError
@@ -67,8 +68,12 @@ class CompiledRoute:
         if schema.body is not None:
             try:
                 self.decoder = msgspec.json.Decoder(schema.body, strict=True)
+                hooked = _custom_types(msgspec.inspect.type_info(schema.body))
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError.expected("a type msgspec can decode", schema.body, f"{where}.body") from exc
+            if hooked:
+                # Without a dec_hook such a type fails every request: a misconfiguration, not a 400.
+                raise ConfigurationError.expected("a type msgspec decodes without hooks", hooked[0], f"{where}.body")
             self.body = walker.cleaner(schema.body, f"{where}.body")
         self.max_body_bytes = schema.max_body_bytes or max_body_bytes
 
@@ -86,6 +91,26 @@ class CompiledRoute:
         if schema.path is not None:
             self.path_clean = walker.cleaner(schema.path, f"{where}.path")
             _check_path_params(schema.path, template, where)
+
+
+def _custom_types(info: msgspec.inspect.Type) -> list[type]:
+    """Classes in a decoded type that msgspec only decodes through a ``dec_hook``."""
+    seen: set[int] = set()
+    stack: list[Any] = [info]
+    found: list[type] = []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, msgspec.inspect.CustomType):
+            found.append(node.cls)
+        for value in msgspec.structs.astuple(node):
+            if isinstance(value, msgspec.Struct):
+                stack.append(value)
+            elif isinstance(value, tuple):
+                stack.extend(item for item in value if isinstance(item, msgspec.Struct))
+    return found
 
 
 def _check_path_params(struct: type[msgspec.Struct], template: str, where: str) -> None:
