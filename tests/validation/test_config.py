@@ -54,10 +54,16 @@ class Unsupported:
         ({"routes": {("post", "/x"): Strict}}, r"Expected a \(METHOD, '/path'\) key, got \('post', '/x'\)"),
         ({"routes": {("POST", 5): Strict}}, r"Expected a \(METHOD, '/path'\) key"),
         ({"routes": {("POST", "x"): Strict}}, r"starting with `/`"),
-        ({"routes": {("POST", "/x"): Unsupported}}, r"Expected a type msgspec decodes without hooks.*- at `routes\['/x'\].body`"),
+        (
+            {"routes": {("POST", "/x"): Unsupported}},
+            r"Expected a type msgspec decodes without hooks.*- at `routes\['/x'\].body`",
+        ),
         ({"routes": {("POST", "/x"): dict[str, Unsupported]}}, r"without hooks"),
         ({"routes": {("POST", "/x"): 42}}, r"Expected a type msgspec can decode, got 42 - at `routes\['/x'\].body`"),
-        ({"routes": {("POST", "/x"): Lenient}}, r"Expected Structs declared with `forbid_unknown_fields=True`, got 'Lenient'"),
+        (
+            {"routes": {("POST", "/x"): Lenient}},
+            r"Expected Structs declared with `forbid_unknown_fields=True`, got 'Lenient'",
+        ),
         ({"routes": {("POST", "/x"): HoldsLenient}}, r"got 'Lenient'"),
         ({"routes": {("GET", "/x"): RouteSchema(query=Lenient)}}, r"got 'Lenient'"),
         (

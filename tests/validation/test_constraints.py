@@ -37,8 +37,8 @@ class Everything(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keys: Annotated[dict[str, int], Meta(max_length=2)] = msgspec.field(default_factory=dict)
     choice: Literal["a", "b"] = "a"
     color: Color = Color.RED
-    when: datetime.datetime = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    aware: Annotated[datetime.datetime, Meta(tz=True)] = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    when: datetime.datetime = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    aware: Annotated[datetime.datetime, Meta(tz=True)] = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     ident: uuid.UUID = uuid.UUID(int=1)
     blob: Annotated[bytes, Meta(max_length=4)] = b"ab"
     flag: bool = False
@@ -70,7 +70,11 @@ def app() -> ValidationMiddleware:
         ("aware", "2024-01-01T00:00:00", "Expected `datetime` with a timezone component - at `$.aware`"),
         ("ident", "not-a-uuid", "Invalid UUID - at `$.ident`"),
         ("blob", "AAAAAAAA", "Expected `bytes` of length <= 4 - at `$.blob`"),
-        ("nested", [{"code": "ABC"}, {"code": "abc"}], "Expected `str` matching regex '\\\\A[A-Z]{3}\\\\Z' - at `$.nested[1].code`"),
+        (
+            "nested",
+            [{"code": "ABC"}, {"code": "abc"}],
+            "Expected `str` matching regex '\\\\A[A-Z]{3}\\\\Z' - at `$.nested[1].code`",
+        ),
     ],
 )
 async def test_each_constraint_kind_is_enforced_with_its_path(field: str, value: Any, detail: str) -> None:

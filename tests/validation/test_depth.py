@@ -23,8 +23,10 @@ def reference_depth(value: Any) -> int:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab[]{}"\\ \n')),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(alphabet=st.sampled_from('k[]{}"\\')), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.sampled_from('k[]{}"\\')), children, max_size=4)
+    ),
     max_leaves=40,
 )
 

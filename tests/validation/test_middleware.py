@@ -36,7 +36,11 @@ class Note(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def middleware(app: Any = echo, **options: Any) -> ValidationMiddleware:
-    routes = {("POST", EXECUTE): ExecuteAction, ("POST", "/orders"): Order, ("PUT", "/small"): RouteSchema(body=Note, max_body_bytes=16)}
+    routes = {
+        ("POST", EXECUTE): ExecuteAction,
+        ("POST", "/orders"): Order,
+        ("PUT", "/small"): RouteSchema(body=Note, max_body_bytes=16),
+    }
     return ValidationMiddleware(app, ValidationConfig(routes=routes, **options))
 
 
@@ -165,7 +169,14 @@ async def test_global_cap_applies_without_a_route_override() -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1", "multipart/form-data", "application/jsonx"],
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin-1",
+        "multipart/form-data",
+        "application/jsonx",
+    ],
 )
 async def test_non_json_content_types_are_415(content_type: str | None) -> None:
     """A missing or non-JSON content type, or a non-UTF-8 charset, is 415 unsupported_media_type."""
@@ -177,7 +188,14 @@ async def test_non_json_content_types_are_415(content_type: str | None) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "Application/JSON", "application/json; charset=UTF-8", 'application/json;charset="utf8"', "application/merge-patch+json", "application/json; foo=bar"],
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=UTF-8",
+        'application/json;charset="utf8"',
+        "application/merge-patch+json",
+        "application/json; foo=bar",
+    ],
 )
 async def test_json_content_types_are_accepted(content_type: str) -> None:
     """JSON media types, case-insensitively, with UTF-8 or no charset, and +json types are accepted."""

@@ -49,7 +49,11 @@ def clean(tp: Any, value: Any) -> Any:
     [
         (SanitizedStr, DIRTY, "x"),
         (Leaf, {"text": DIRTY}, {"text": "x", "plain": DIRTY}),
-        (list[Leaf], [{"text": DIRTY}, {"text": "ok"}], [{"text": "x", "plain": DIRTY}, {"text": "ok", "plain": DIRTY}]),
+        (
+            list[Leaf],
+            [{"text": DIRTY}, {"text": "ok"}],
+            [{"text": "x", "plain": DIRTY}, {"text": "ok", "plain": DIRTY}],
+        ),
         (Sequence[SanitizedStr], [DIRTY, "y"], ["x", "y"]),
         (tuple[SanitizedStr, ...], [DIRTY, DIRTY], ["x", "x"]),
         (tuple[int, SanitizedStr], [1, DIRTY], [1, "x"]),
@@ -57,16 +61,25 @@ def clean(tp: Any, value: Any) -> Any:
         (frozenset[SanitizedStr], [DIRTY], ["x"]),
         (dict[str, SanitizedStr], {"k": DIRTY, "j": "ok"}, {"k": "x", "j": "ok"}),
         (Mapping[str, list[Leaf]], {"k": [{"text": DIRTY}]}, {"k": [{"text": "x", "plain": DIRTY}]}),
-        (Optional[SanitizedStr], DIRTY, "x"),
-        (Optional[SanitizedStr], None, None),
-        (Optional[Leaf], {"text": DIRTY}, {"text": "x", "plain": DIRTY}),
-        (Union[Leaf, SanitizedStr, list[SanitizedStr], int], [DIRTY], ["x"]),
-        (Union[Leaf, SanitizedStr, list[SanitizedStr], int], 5, 5),
-        (Union[dict[str, SanitizedStr], set[SanitizedStr], None], {"a": DIRTY}, {"a": "x"}),
-        (Union[Annotated[Optional[Leaf], msgspec.Meta(title="t")], int], {"text": DIRTY}, {"text": "x", "plain": DIRTY}),
-        (Union[tuple[SanitizedStr, ...], None], [DIRTY], ["x"]),
+        # typing.Optional / typing.Union on purpose: both spellings of a union must be followed.
+        (Optional[SanitizedStr], DIRTY, "x"),  # noqa: UP045
+        (SanitizedStr | None, None, None),
+        (Leaf | None, {"text": DIRTY}, {"text": "x", "plain": DIRTY}),
+        (Union[Leaf, SanitizedStr, list[SanitizedStr], int], [DIRTY], ["x"]),  # noqa: UP007
+        (Leaf | SanitizedStr | list[SanitizedStr] | int, 5, 5),
+        (dict[str, SanitizedStr] | set[SanitizedStr] | None, {"a": DIRTY}, {"a": "x"}),
+        (
+            Annotated[Leaf | None, msgspec.Meta(title="t")] | int,
+            {"text": DIRTY},
+            {"text": "x", "plain": DIRTY},
+        ),
+        (tuple[SanitizedStr, ...] | None, [DIRTY], ["x"]),
         (Annotated[list[SanitizedStr], msgspec.Meta(max_length=3)], [DIRTY], ["x"]),
-        (Tree, {"name": DIRTY, "children": [{"name": DIRTY}]}, {"name": "x", "children": [{"name": "x", "children": []}]}),
+        (
+            Tree,
+            {"name": DIRTY, "children": [{"name": DIRTY}]},
+            {"name": "x", "children": [{"name": "x", "children": []}]},
+        ),
         (Page[Leaf], {"items": [{"text": DIRTY}]}, {"items": [{"text": "x", "plain": DIRTY}]}),
     ],
 )
@@ -85,7 +98,7 @@ def test_frozen_structs_are_cleaned_in_place() -> None:
 
 
 @pytest.mark.parametrize(
-    "tp", [str, int, Nothing, list[Nothing], dict[str, int], Literal["a", "b"], Optional[Nothing], tuple[int, str], Any]
+    "tp", [str, int, Nothing, list[Nothing], dict[str, int], Literal["a", "b"], Nothing | None, tuple[int, str], Any]
 )
 def test_schemas_without_markers_need_no_cleaner(tp: Any) -> None:
     """Nothing marked means no per-request work at all."""
@@ -95,7 +108,7 @@ def test_schemas_without_markers_need_no_cleaner(tp: Any) -> None:
 def test_walker_records_every_struct_reached() -> None:
     """The walk lists every Struct class reachable from the schemas, once, sorted by name."""
     walker = SchemaWalker()
-    walker.cleaner(Union[list[Leaf], Tree], "$")
+    walker.cleaner(list[Leaf] | Tree, "$")
     walker.cleaner(Page[Nothing], "$")
     walker.cleaner(Leaf, "$")
     assert walker.structs == (Leaf, Nothing, Page, Tree)
@@ -106,7 +119,7 @@ def test_walker_records_every_struct_reached() -> None:
     [
         (Annotated[int, Sanitize()], "$"),
         (Annotated[str, Sanitize(), Sanitize(tags={"b"})], "$"),
-        (Annotated[Optional[str], Sanitize()], "$"),
+        (Annotated[str | None, Sanitize()], "$"),
         (dict[SanitizedStr, str], "${key}"),
         (collections.deque[SanitizedStr], "$"),
         (Annotated[list[str], Sanitize()], "$"),
