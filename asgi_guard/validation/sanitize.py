@@ -11,7 +11,6 @@ escaping can make the cleaned value a little longer than the input.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Final
 
 import nh3
@@ -22,8 +21,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 # The only characters nh3 ever changes in text that holds no markup (checked over all of Unicode
-# and by a property test): text without any of them skips the Rust call entirely.
-_NEEDS_CLEANING: Final = re.compile("[\x00\r&<>\xa0\ufeff]")
+# and by a property test): text without any of them skips the Rust call entirely. Substring tests
+# are ~20x faster than a regex character class here (bench/bench_validation.py).
+_MARKUP_CHARS: Final = ("<", "&", ">", "\r", "\x00", "\xa0", "\ufeff")
 
 
 class Sanitize:
@@ -74,9 +74,10 @@ class Sanitize:
 
     def __call__(self, text: str) -> str:
         """The cleaned text (the same object when there was nothing to clean)."""
-        if _NEEDS_CLEANING.search(text) is None:
-            return text
-        return self._cleaner.clean(text)
+        for char in _MARKUP_CHARS:
+            if char in text:
+                return self._cleaner.clean(text)
+        return text
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sanitize) and other._key == self._key

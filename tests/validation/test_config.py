@@ -115,6 +115,17 @@ def test_lenient_structs_allowed_when_the_option_is_off() -> None:
     assert len(config.compile()) == 1
 
 
+class Thread(msgspec.Struct, forbid_unknown_fields=True):
+    text: SanitizedStr
+    replies: list[Thread] = []
+
+
+def test_recursive_schemas_compile() -> None:
+    """A self-referencing Struct compiles once (no endless walk) and is checked like any other."""
+    config = ValidationConfig(routes={("POST", "/thread"): Thread, ("PUT", "/thread"): list[Thread]})
+    assert len(config.compile()) == 1
+
+
 def test_unknown_config_fields_are_refused() -> None:
     """The config itself forbids unknown fields when loaded from data."""
     with pytest.raises(msgspec.ValidationError, match="unknown field `max_bytes`"):

@@ -98,7 +98,19 @@ def test_frozen_structs_are_cleaned_in_place() -> None:
 
 
 @pytest.mark.parametrize(
-    "tp", [str, int, Nothing, list[Nothing], dict[str, int], Literal["a", "b"], Nothing | None, tuple[int, str], Any]
+    "tp",
+    [
+        str,
+        int,
+        Nothing,
+        list[Nothing],
+        dict[str, int],
+        Literal["a", "b"],
+        Nothing | None,
+        tuple[int, str],
+        Any,
+        collections.deque[int],
+    ],
 )
 def test_schemas_without_markers_need_no_cleaner(tp: Any) -> None:
     """Nothing marked means no per-request work at all."""
