@@ -76,7 +76,12 @@ class Sanitize:
         """The cleaned text (the same object when there was nothing to clean)."""
         for char in _MARKUP_CHARS:
             if char in text:
-                return self._cleaner.clean(text)
+                try:
+                    return self._cleaner.clean(text)
+                except UnicodeEncodeError:
+                    # Lone surrogates (a server's surrogateescape-decoded path, say) cannot cross
+                    # into Rust: replace them rather than fail the request.
+                    return self._cleaner.clean(text.encode("utf-8", "replace").decode("utf-8"))
         return text
 
     def __eq__(self, other: object) -> bool:

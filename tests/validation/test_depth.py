@@ -66,6 +66,23 @@ def test_too_deep_short_circuits_when_few_brackets() -> None:
     assert not too_deep(b'["' + b"[" * 100 + b'"]', 32)
 
 
+def test_depth_carries_across_scan_chunks() -> None:
+    """Bodies with thousands of brackets are measured exactly across the scan's chunks."""
+    wide = b"[" + b"[1]," * 5000 + b"[1]]"
+    assert nesting_depth(wide) == 2
+    late = b"[" + b"[]," * 3000 + b"[" * 40 + b"]" * 40 + b"]"
+    assert nesting_depth(late) == 41
+    assert too_deep(late, 40)
+    assert not too_deep(late, 41)
+
+
+def test_scan_stops_early_on_a_bomb() -> None:
+    """With stop_above, a bomb is reported past the limit after one chunk instead of its full depth."""
+    bomb = b"[" * 100_000
+    assert nesting_depth(bomb) == 100_000
+    assert 32 < nesting_depth(bomb, stop_above=32) <= 4096
+
+
 def test_huge_bomb_is_refused() -> None:
     """A megabyte of opening brackets is caught by the scan (msgspec itself would hit RecursionError)."""
     assert too_deep(b"[" * 1_000_000, 512)

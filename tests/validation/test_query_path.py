@@ -68,6 +68,20 @@ async def test_defaults_apply_without_a_query() -> None:
     assert out["query"] == {"limit": 20, "tag": [], "ids": None, "active": True, "q": ""}
 
 
+async def test_sanitised_path_parameter_with_surrogates() -> None:
+    """A server-decoded path holding lone surrogates is sanitised, not a 500."""
+
+    class Slug(msgspec.Struct, forbid_unknown_fields=True):
+        slug: SanitizedStr
+
+    guard = ValidationMiddleware(echo, ValidationConfig(routes={("GET", "/s/{slug}"): RouteSchema(path=Slug)}))
+    scope = make_scope("GET", "/s/x")
+    scope["path"] = "/s/<i>\udcff"  # as a server decoding with surrogateescape would hand it over
+    response = await call(guard, scope)
+    assert response.status == 200
+    assert response.json()["path"] == {"slug": "?"}
+
+
 async def test_renamed_query_fields_use_their_wire_name() -> None:
     """A field renamed with msgspec.field(name=...) is read from its wire name."""
     assert await get("/renamed", b"pageSize=3") == (200, {"raw": "", "query": {"pageSize": 3}})

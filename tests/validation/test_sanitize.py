@@ -28,6 +28,12 @@ def test_plain_text_is_returned_unchanged_and_uncopied() -> None:
     assert Sanitize()(text) is text
 
 
+def test_lone_surrogates_are_replaced_not_fatal() -> None:
+    """Text nh3 cannot take (lone surrogates) is cleaned with the surrogates replaced."""
+    assert Sanitize()("<b>\udcff</b>") == "?"
+    assert Sanitize()("plain \udcff") == "plain \udcff"
+
+
 def test_allow_list_keeps_listed_tags_and_attributes() -> None:
     """Allowed tags and attributes survive; others are still stripped, links get rel."""
     clean = Sanitize(tags={"b", "a"}, attributes={"a": {"href"}}, url_schemes={"https"})
