@@ -9,8 +9,9 @@ which is how the configuration checks that each one forbids unknown fields.
 from __future__ import annotations
 
 import collections.abc as abc
+import dataclasses
 import types
-from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import msgspec
 
@@ -95,16 +96,22 @@ def _clean_union(by_type: dict[type, Cleaner]) -> Cleaner:
 class SchemaWalker:
     """Walks schema types; one walker may serve several schemas (Struct plans are shared)."""
 
-    __slots__ = ("_structs",)
+    __slots__ = ("_others", "_structs")
 
     def __init__(self) -> None:
         self._structs: dict[Any, _StructCleaner | None] = {}
+        self._others: dict[type, None] = {}  # dataclasses, TypedDicts, attrs classes (ordered set)
 
     @property
     def structs(self) -> tuple[type[msgspec.Struct], ...]:
         """Every Struct class reached so far."""
         found = {_struct_class(tp) for tp in self._structs}
         return tuple(sorted((cls for cls in found if cls is not None), key=lambda cls: cls.__qualname__))
+
+    @property
+    def other_classes(self) -> tuple[type, ...]:
+        """Dataclasses, TypedDicts and attrs classes reached: msgspec ignores unknown fields for them."""
+        return tuple(self._others)
 
     def cleaner(self, tp: Any, where: str) -> Cleaner | None:
         """The sanitiser for values of ``tp``, or ``None`` when nothing in it is marked.
@@ -124,6 +131,9 @@ class SchemaWalker:
             return markers[0]
         if _struct_class(tp) is not None:
             return self._struct(tp, where)
+        if _is_other_class(tp):
+            self._other(tp)
+            return None
         if origin is None or origin is Literal:
             return None
         args = get_args(tp)
@@ -169,6 +179,17 @@ class SchemaWalker:
             return None
         return plan
 
+    def _other(self, cls: type) -> None:
+        """Record a non-Struct class and refuse markers in it (they are only applied in Structs)."""
+        if cls in self._others:
+            return
+        self._others[cls] = None
+        for name, annotation in get_type_hints(cls, include_extras=True).items():
+            if self.cleaner(annotation, f"{cls.__qualname__}.{name}") is not None:
+                raise ConfigurationError.expected(
+                    "`Sanitize` markers inside msgspec Structs only", cls.__qualname__, f"{cls.__qualname__}.{name}"
+                )
+
     def _union(self, args: tuple[Any, ...], where: str) -> Cleaner | None:
         by_type: dict[type, Cleaner] = {}
         for arg in args:
@@ -185,6 +206,10 @@ class SchemaWalker:
             return _clean_tuple(inner) if inner is not None else None
         cleaners = tuple(self.cleaner(arg, f"{where}[{index}]") for index, arg in enumerate(args))
         return _clean_tuple(cleaners) if any(c is not None for c in cleaners) else None
+
+
+def _is_other_class(tp: Any) -> bool:
+    return isinstance(tp, type) and (dataclasses.is_dataclass(tp) or is_typeddict(tp) or hasattr(tp, "__attrs_attrs__"))
 
 
 def _runtime_types(tp: Any) -> tuple[type, ...]:

@@ -96,6 +96,12 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
             schema = value if isinstance(value, RouteSchema) else RouteSchema(body=value)
             table.add(method, template, CompiledRoute(schema, template, self.max_body_bytes, walker))
         if self.forbid_unknown_fields:
+            for other in walker.other_classes:
+                raise ConfigurationError.expected(
+                    "msgspec Structs (dataclasses, TypedDicts and attrs classes cannot forbid unknown fields)",
+                    other.__qualname__,
+                    "ValidationConfig.routes (or set forbid_unknown_fields=False)",
+                )
             for struct in walker.structs:
                 if not struct.__struct_config__.forbid_unknown_fields:
                     raise ConfigurationError.expected(

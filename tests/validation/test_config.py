@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -30,6 +31,11 @@ class HoldsLenient(msgspec.Struct, forbid_unknown_fields=True):
 class CommunityPath(msgspec.Struct, forbid_unknown_fields=True):
     community_id: int
     section: str = "main"
+
+
+@dataclasses.dataclass
+class DataBody:
+    name: str
 
 
 class Unsupported:
@@ -65,6 +71,7 @@ class Unsupported:
             r"Expected Structs declared with `forbid_unknown_fields=True`, got 'Lenient'",
         ),
         ({"routes": {("POST", "/x"): HoldsLenient}}, r"got 'Lenient'"),
+        ({"routes": {("POST", "/x"): list[DataBody]}}, r"Expected msgspec Structs \(dataclasses, .*got 'DataBody'"),
         ({"routes": {("GET", "/x"): RouteSchema(query=Lenient)}}, r"got 'Lenient'"),
         (
             {"routes": {("GET", "/c"): RouteSchema(path=CommunityPath)}},
@@ -109,10 +116,12 @@ def test_misplaced_marker_is_refused_through_the_config() -> None:
         ValidationConfig(routes={("POST", "/x"): Bad})
 
 
-def test_lenient_structs_allowed_when_the_option_is_off() -> None:
-    """forbid_unknown_fields=False leaves unknown-field handling to each Struct."""
-    config = ValidationConfig(routes={("POST", "/x"): HoldsLenient}, forbid_unknown_fields=False)
-    assert len(config.compile()) == 1
+def test_lenient_schemas_allowed_when_the_option_is_off() -> None:
+    """forbid_unknown_fields=False leaves unknown-field handling to each Struct (and accepts dataclasses)."""
+    config = ValidationConfig(
+        routes={("POST", "/x"): HoldsLenient, ("POST", "/d"): DataBody}, forbid_unknown_fields=False
+    )
+    assert len(config.compile()) == 2
 
 
 class Thread(msgspec.Struct, forbid_unknown_fields=True):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Generic, Literal, Optional, TypeVar, Union
+from typing import Annotated, Any, Generic, Literal, Optional, TypedDict, TypeVar, Union
 
 import msgspec
 import pytest
@@ -34,6 +35,26 @@ class Page(msgspec.Struct, Generic[T]):
 class Nothing(msgspec.Struct):
     a: int
     b: str
+
+
+@dataclasses.dataclass
+class PlainNode:
+    name: str
+    children: list[PlainNode]
+    leaf: Nothing | None = None
+
+
+class Movie(TypedDict):
+    title: str
+
+
+@dataclasses.dataclass
+class MarkedData:
+    text: SanitizedStr
+
+
+class MarkedDict(TypedDict):
+    items: list[SanitizedStr]
 
 
 def clean(tp: Any, value: Any) -> Any:
@@ -124,6 +145,35 @@ def test_walker_records_every_struct_reached() -> None:
     walker.cleaner(Page[Nothing], "$")
     walker.cleaner(Leaf, "$")
     assert walker.structs == (Leaf, Nothing, Page, Tree)
+
+
+def test_non_struct_classes_are_recorded_and_walked() -> None:
+    """Dataclasses and TypedDicts are listed (they cannot forbid unknown fields) and their Structs found."""
+    walker = SchemaWalker()
+    assert walker.cleaner(list[PlainNode] | Movie, "$") is None
+    assert walker.other_classes == (PlainNode, Movie)
+    assert walker.structs == (Nothing,)
+
+
+@dataclasses.dataclass
+class HoldsMarkedStruct:
+    leaf: Leaf
+
+
+@pytest.mark.parametrize(
+    ("tp", "where"),
+    [
+        (MarkedData, "MarkedData.text"),
+        (dict[str, MarkedDict], "MarkedDict.items"),
+        (HoldsMarkedStruct, "HoldsMarkedStruct.leaf"),
+    ],
+)
+def test_markers_outside_structs_are_refused(tp: Any, where: str) -> None:
+    """Sanitising runs in Structs only, so a marker reached through a dataclass or TypedDict fails at construction."""
+    with pytest.raises(
+        ConfigurationError, match=rf"Expected `Sanitize` markers inside msgspec Structs only.*- at `{where}`"
+    ):
+        SchemaWalker().cleaner(tp, "$")
 
 
 @pytest.mark.parametrize(
