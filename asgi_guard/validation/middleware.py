@@ -121,7 +121,7 @@ class ValidationMiddleware:
             raise validation_error(str(exc), "$", self._limit) from exc
         except msgspec.DecodeError as exc:
             raise malformed("invalid_json", f"The body is not valid JSON: {exc}", self._limit) from exc
-        except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 inside strings through as this
+        except UnicodeDecodeError as exc:  # msgspec raises this, not DecodeError, for bad UTF-8 in strings
             raise malformed("invalid_utf8", "The body is not valid UTF-8.", self._limit) from exc
         except RecursionError as exc:  # belt and braces behind the depth check
             raise malformed("nesting_too_deep", "The JSON nests too deeply.", self._limit) from exc

@@ -5,8 +5,11 @@ runs it through an nh3 allow-list once the body has decoded. The default allow-l
 tag is stripped (the text inside ordinary tags is kept, ``<script>``/``<style>`` content is dropped)
 and ``<``, ``>``, ``&`` come out entity-escaped, so the value is safe to put into HTML.
 
-Length and pattern constraints (``msgspec.Meta``) apply to the client's input, before cleaning;
-escaping can make the cleaned value a little longer than the input.
+Markers are followed through Struct fields, lists, tuples, sets, dict values and unions (optional
+fields included); a marker anywhere else (a dict key, a dataclass or TypedDict field, a non-``str``)
+is refused at construction rather than silently ignored. Length and pattern constraints
+(``msgspec.Meta``) apply to the client's input, before cleaning; escaping can make the cleaned value
+a little longer than the input.
 """
 
 from __future__ import annotations

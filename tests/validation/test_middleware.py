@@ -240,6 +240,14 @@ async def test_unlisted_routes_and_methods_pass_through_untouched() -> None:
         assert response.json() == {"raw": "not json at all"}
 
 
+async def test_any_method_routes() -> None:
+    """A `*` method key validates every method on that path."""
+    guarded = ValidationMiddleware(echo, ValidationConfig(routes={("*", "/notes"): Note}))
+    for method in ("POST", "PUT", "PATCH"):
+        response = await call(guarded, make_scope(method, "/notes", headers=JSON), b'{"text": "<b>a</b>"}')
+        assert response.json()["payload"] == {"text": "a"}
+
+
 async def test_routes_match_below_root_path() -> None:
     """Matching uses the path minus root_path, as the app routes it."""
     response = await call(middleware(), post("/orders", root_path="/mounted"), b'{"items": 5}')
