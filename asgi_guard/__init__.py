@@ -38,6 +38,16 @@ from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, Missing
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
 from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
 from asgi_guard.principal import Principal
+from asgi_guard.validation import (
+    RouteSchema,
+    Sanitize,
+    SanitizedStr,
+    ValidationConfig,
+    ValidationMiddleware,
+    get_path_params,
+    get_payload,
+    get_query,
+)
 from asgi_guard.webhooks import (
     DiscordInteractions,
     GenericHMAC,
@@ -87,6 +97,9 @@ __all__ = (
     "RedisAPIKeyStore",
     "RedisReplayStore",
     "RedisRevocationStore",
+    "RouteSchema",
+    "Sanitize",
+    "SanitizedStr",
     "SecurityEvent",
     "SecurityHeadersConfig",
     "SecurityHeadersMiddleware",
@@ -99,6 +112,8 @@ __all__ = (
     "TokenPair",
     "TokenService",
     "TwitchEventSub",
+    "ValidationConfig",
+    "ValidationMiddleware",
     "WebhookConfig",
     "WebhookMiddleware",
     "__version__",
@@ -106,7 +121,10 @@ __all__ = (
     "create_api_key",
     "get_community_id",
     "get_context",
+    "get_path_params",
+    "get_payload",
     "get_principal",
+    "get_query",
     "get_webhook",
     "guard",
     "hash_api_key",

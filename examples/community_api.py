@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from asgi_guard.types import ASGIApp
+from asgi_guard.validation import ExecuteAction, ModerationAction, ValidationConfig, get_payload
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
@@ -97,11 +99,11 @@ class Demo:
             f"curl -i {base}/api/v1/profile                                    # 401, WWW-Authenticate: Bearer",
             f'curl -i -H "Authorization: Bearer $USER_TOKEN" {base}/api/v1/profile',
             f'curl -i -X POST -H "Authorization: Bearer $MOD_TOKEN" {cid} {json} '
-            f'-d \'{{"user_id":"user:7","action":"timeout"}}\' {moderation}',
+            f'-d \'{{"action":"timeout","target_user_id":"twitch:7","duration_seconds":600}}\' {moderation}',
             f'curl -i -X POST -H "Authorization: Bearer $USER_TOKEN" {cid} {json} '
-            f'-d \'{{"user_id":"user:7","action":"timeout"}}\' {moderation}   # 403',
+            f'-d \'{{"action":"timeout","target_user_id":"twitch:7","duration_seconds":600}}\' {moderation}   # 403',
             f'curl -i -X POST -H "X-API-Key: $API_KEY" {cid} {json} '
-            f'-d \'{{"command":"shoutout","user_id":"user:9","message":"<b>hi</b> there"}}\' '
+            f'-d \'{{"command":"shoutout","user_id":"twitch:9","message":"<b>hi</b> there"}}\' '
             f"{base}/api/v1/action/execute",
             f'curl -i -H "Authorization: Bearer $ADMIN_TOKEN" {base}/api/v1/admin/users',
             generic,
@@ -132,7 +134,8 @@ def build_demo(redis_url: str | None = None) -> Demo:
 
     async def moderate(request: Request) -> JSONResponse:
         community = store.community(request)
-        entry = {"by": get_principal(request).id, "body": (await request.body()).decode("utf-8", "replace")}
+        action = get_payload(request, ModerationAction)
+        entry = {"by": get_principal(request).id, "action": action.action, "target": action.target_user_id}
         store.moderation_log.setdefault(community, []).append(entry)
         return JSONResponse({"community": community, "log_size": len(store.moderation_log[community])})
 
@@ -142,9 +145,8 @@ def build_demo(redis_url: str | None = None) -> Demo:
         return JSONResponse({"community": community, "modules": store.modules[community]})
 
     async def execute(request: Request) -> JSONResponse:
-        payload = get_context(request).payload
-        data = payload if isinstance(payload, dict) else _struct_dict(payload)
-        return JSONResponse({"executed": data, "community": store.community(request)})
+        action = get_payload(request, ExecuteAction)
+        return JSONResponse({"executed": msgspec.to_builtins(action), "community": store.community(request)})
 
     async def admin_users(request: Request) -> JSONResponse:
         return JSONResponse({"users": ["admin-1", "mod-1", "user-1"]})
@@ -215,6 +217,12 @@ def build_demo(redis_url: str | None = None) -> Demo:
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
             exclude=("/health", "/webhook/{provider}"),
         ),
+        ValidationConfig(
+            routes={
+                ("POST", "/api/v1/action/execute"): ExecuteAction,
+                ("POST", "/api/v1/communities/{community_id}/moderation"): ModerationAction,
+            }
+        ),
     ]
     app = guard(inner, *configs)
     return Demo(
@@ -227,14 +235,6 @@ def build_demo(redis_url: str | None = None) -> Demo:
         twitch_secret=twitch_secret,
         tokens=tokens,
     )
-
-
-def _struct_dict(payload: Any) -> dict[str, Any]:
-    import msgspec
-
-    if payload is msgspec.UNSET or payload is None:
-        return {}
-    return msgspec.to_builtins(payload)  # type: ignore[no-any-return]
 
 
 __all__ = ("COMMUNITY_ID", "Demo", "build_demo")

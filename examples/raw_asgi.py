@@ -6,6 +6,7 @@ Run: ``uvicorn examples.raw_asgi:app`` (set ASGI_GUARD_JWT_SECRET to a 32+ byte 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -19,7 +20,9 @@ from asgi_guard import (
     get_principal,
     guard,
 )
-from asgi_guard.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from asgi_guard.types import Receive, Scope, Send
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:

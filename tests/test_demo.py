@@ -65,3 +65,26 @@ async def test_security_txt_is_served() -> None:
         response = await client.get("/.well-known/security.txt")
     assert response.status_code == 200
     assert "Contact: mailto:security@example.invalid" in response.text
+
+
+async def test_validated_action_and_moderation_routes() -> None:
+    """The API key runs a validated action (HTML stripped); the moderator's timeout is validated too."""
+    demo = build_demo()
+    headers = {"X-API-Key": demo.api_key, "X-Community-ID": COMMUNITY_ID}
+    async with _client(demo.app) as client:
+        ok = await client.post(
+            "/api/v1/action/execute",
+            headers=headers,
+            json={"command": "shoutout", "user_id": "twitch:9", "message": "<b>hi</b> there"},
+        )
+        bad = await client.post("/api/v1/action/execute", headers=headers, json={"command": "x y", "user_id": "9"})
+        moderation = await client.post(
+            f"/api/v1/communities/{COMMUNITY_ID}/moderation",
+            headers={"Authorization": f"Bearer {demo.moderator_token}", "X-Community-ID": COMMUNITY_ID},
+            json={"action": "timeout", "target_user_id": "twitch:7", "duration_seconds": 600},
+        )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["executed"]["message"] == "hi there"
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "validation_error"
+    assert moderation.status_code == 200, moderation.text
