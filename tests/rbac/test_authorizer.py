@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import MissingGuardContext
 from asgi_guard.principal import Principal
 from asgi_guard.rbac import authorizer as authorizer_module
 from asgi_guard.rbac.authorizer import AUTHORIZER_KEY, Authorizer, request_matcher
 from asgi_guard.testing import make_scope
-from asgi_guard.context import GuardContext
 
 
 def test_roles_and_community_roles_combine() -> None:

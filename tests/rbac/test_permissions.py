@@ -107,7 +107,7 @@ def test_matcher_credentials_work_for_starlette_scopes() -> None:
     assert "community:ban" in matcher.credentials.scopes
     assert "module:install" not in matcher.credentials.scopes
     assert "authenticated" in matcher.credentials.scopes
-    assert "Matcher(['community:*'])" == repr(matcher)
+    assert repr(matcher) == "Matcher(['community:*'])"
 
 
 NARROW = [
