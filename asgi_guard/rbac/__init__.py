@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from asgi_guard.rbac.authorizer import AUTHORIZER_KEY, Authorizer, request_matcher
 from asgi_guard.rbac.config import RBACConfig
 from asgi_guard.rbac.endpoint import Requirement, requires_permission
-from asgi_guard.rbac.fastapi import PermissionDenied, RequirePermission, permission_denied_handler
+from asgi_guard.rbac.fastapi import PermissionDenied, permission_denied_handler, permission_dependency
 from asgi_guard.rbac.middleware import RBACMiddleware
 from asgi_guard.rbac.permissions import ALL, AUTHENTICATED, Matcher, is_permission
 from asgi_guard.rbac.policy import RoutePolicy
@@ -42,13 +42,13 @@ __all__ = (
     "PermissionDenied",
     "RBACConfig",
     "RBACMiddleware",
-    "RequirePermission",
     "Requirement",
     "Role",
     "RoleHierarchy",
     "RoutePolicy",
     "is_permission",
     "permission_denied_handler",
+    "permission_dependency",
     "permission_guard",
     "request_matcher",
     "requires_permission",

@@ -1,4 +1,4 @@
-"""A FastAPI dependency enforcing permissions on one route (FastAPI is an optional dependency)."""
+"""A FastAPI dependency enforcing permissions on one route (built on Starlette only: FastAPI stays optional)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection  # noqa: TC002 - FastAPI reads the annotation at runtime
 from starlette.responses import Response
 
-from asgi_guard._responses import challenge, render_body
+from asgi_guard._responses import EVENT_TYPE, challenge, render_body
 from asgi_guard.context import get_principal
 from asgi_guard.errors import DETAIL, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.rbac.endpoint import Requirement, is_bearer
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
 
     from asgi_guard.principal import Principal
@@ -46,28 +48,32 @@ async def permission_denied_handler(request: Request, exc: Exception) -> Respons
     return Response(render_body(exc.code), exc.status_code, headers, media_type="application/json")
 
 
-class RequirePermission:
-    """``Depends(RequirePermission("community:moderate"))``: refuses callers lacking the permissions.
+def permission_dependency(
+    *permissions: str, mode: Literal["all", "any"] = "all"
+) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+    """``Depends(permission_dependency("community:moderate"))``: refuses callers lacking the permissions.
 
-    The dependency's value is the :class:`Principal`, so it doubles as "the current user".
+    The dependency's value is the :class:`Principal`, so it doubles as "the current user". A plain
+    function (not a callable object) so FastAPI can resolve its postponed annotations.
 
     Args:
         permissions: required permissions.
         mode: ``all`` (every one) or ``any`` (at least one).
+
+    Raises:
+        ConfigurationError: a malformed permission (at declaration).
     """
+    requirement = Requirement(permissions, mode)
 
-    __slots__ = ("requirement",)
-
-    def __init__(self, *permissions: str, mode: Literal["all", "any"] = "all") -> None:
-        self.requirement = Requirement(permissions, mode)
-
-    async def __call__(self, connection: HTTPConnection) -> Principal:
+    async def require_permission(connection: HTTPConnection) -> Principal:
         scope = connection.scope
-        error = self.requirement.denial(scope)
+        error = requirement.denial(scope)
         if error is not None:
-            emit(scope, "authz_denied", "deny", error.reason)
+            emit(scope, EVENT_TYPE[error.code], "deny", error.reason)
             raise PermissionDenied(error, is_bearer(scope))
         return get_principal(scope)
 
+    return require_permission
 
-__all__ = ("PermissionDenied", "RequirePermission", "permission_denied_handler")
+
+__all__ = ("PermissionDenied", "permission_denied_handler", "permission_dependency")

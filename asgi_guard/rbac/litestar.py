@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from asgi_guard._responses import challenge
+from asgi_guard._responses import EVENT_TYPE, challenge
 from asgi_guard.errors import DETAIL, ErrorCode
 from asgi_guard.events.emit import emit
 from asgi_guard.rbac.endpoint import Requirement, is_bearer
@@ -33,7 +33,7 @@ def permission_guard(
         error = requirement.denial(scope)
         if error is None:
             return
-        emit(scope, "authz_denied", "deny", error.reason)
+        emit(scope, EVENT_TYPE[error.code], "deny", error.reason)
         value = challenge(error.code, bearer=is_bearer(scope))
         headers = {"WWW-Authenticate": value.decode()} if value is not None else None
         if error.code is ErrorCode.MISSING_CREDENTIALS:
