@@ -140,20 +140,27 @@ class RouteTable(Generic[T]):
 
     def _candidates(self, path: str) -> list[_Entry[T]]:
         segments = path.split("/")
+        last = len(segments)
         found: list[_Entry[T]] = []
-        stack: list[tuple[_Node[T], int]] = [(self._root, 1)]
-        while stack:
-            node, depth = stack.pop()
-            found.extend(node.rest)
-            if depth == len(segments):
-                found.extend(node.ends)
-                continue
-            child = node.literal.get(segments[depth])
-            if child is not None:
-                stack.append((child, depth + 1))
-            if node.param is not None:
-                stack.append((node.param, depth + 1))
-        return found
+        pending: list[tuple[_Node[T], int]] = []
+        node: _Node[T] | None = self._root
+        depth = 1
+        while True:
+            # Walk down the literal branch; remember parameter branches to visit afterwards.
+            while node is not None:
+                if node.rest:
+                    found.extend(node.rest)
+                if depth == last:
+                    if node.ends:
+                        found.extend(node.ends)
+                    break
+                if node.param is not None:
+                    pending.append((node.param, depth + 1))
+                node = node.literal.get(segments[depth])
+                depth += 1
+            if not pending:
+                return found
+            node, depth = pending.pop()
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""

@@ -25,7 +25,8 @@ class RBACConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             ``allow`` without a table (endpoint-level checks then do the work).
         shadow: shadow mode for every rule, including the default deny.
         skip_preflight: let CORS preflight requests (``OPTIONS`` with ``Origin`` and
-            ``Access-Control-Request-Method``) through so the CORS layer can answer them.
+            ``Access-Control-Request-Method``) through so the CORS layer can answer them. Install
+            Starlette's ``CORSMiddleware`` outside this layer: a preflight nobody answers reaches the app.
         error_format: ``json`` (``{"error", "detail"}``) or ``problem`` (RFC 9457).
     """
 

@@ -32,7 +32,7 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         cache_size: the bound on cached answers.
         clock: time source of the cache (``None``: the system clock).
         admin_roles: global roles that may enter any community (the override is logged).
-        skip_preflight: let CORS preflight requests through.
+        skip_preflight: let CORS preflight requests through (unscoped: the CORS layer answers them).
         error_format: ``json`` or ``problem`` (RFC 9457).
     """
 

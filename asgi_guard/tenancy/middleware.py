@@ -103,7 +103,7 @@ class TenancyMiddleware:
                 raise GuardError(ErrorCode.INVALID_COMMUNITY_ID, "bad_path_community_id")
             # A conflicting header means a confused client: acting on either value could touch the
             # wrong community, so refuse rather than pick one.
-            if raw is not None and raw != from_path.encode("latin-1", "replace"):
+            if raw is not None and raw.decode("latin-1") != from_path:
                 raise GuardError(ErrorCode.INVALID_COMMUNITY_ID, "header_path_mismatch")
             return from_path
         if raw is None:
