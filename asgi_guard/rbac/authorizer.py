@@ -68,7 +68,22 @@ class Authorizer:
         return Matcher(granted if limit is None else narrow(granted, limit))
 
     def matcher(self, principal: Principal, community_roles: frozenset[str] = _EMPTY) -> Matcher:
-        """The cached matcher of ``principal`` acting with ``community_roles``."""
+        """The cached matcher of ``principal`` acting with ``community_roles``.
+
+        Role and permission collections that are not hashable (a ``set`` from a custom
+        authentication layer) are compiled per request instead of failing the request.
+        """
+        try:
+            return self._cached(principal, community_roles)
+        except TypeError:
+            limit = principal.permission_limit
+            return self.compile(
+                frozenset(principal.roles) | frozenset(community_roles),
+                frozenset(principal.permissions),
+                None if limit is None else frozenset(limit),
+            )
+
+    def _cached(self, principal: Principal, community_roles: frozenset[str]) -> Matcher:
         level1 = self._by_roles.get(principal.roles)
         if level1 is None:
             level1 = _store(self._by_roles, principal.roles, {})

@@ -41,7 +41,7 @@ class RBACMiddleware:
         self.config = config = config if config is not None else RBACConfig()
         self._authorizer = Authorizer(config.roles)
         self._table: RouteTable[Rule] = RouteTable(
-            (policy.methods, policy.path, Rule.of(policy, config.shadow)) for policy in config.policies
+            (Rule.methods_of(policy), policy.path, Rule.of(policy, config.shadow)) for policy in config.policies
         )
         self._default = (
             Rule((), deny=True, shadow=config.shadow, label="default deny") if config.denies_unlisted else _ALLOW

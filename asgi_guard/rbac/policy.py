@@ -20,7 +20,8 @@ class RoutePolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         path: a path template in Starlette syntax, matched on the route path (``root_path`` removed),
             for example ``/api/v1/communities/{community_id}/modules``.
         permissions: the required permissions. Empty means any authenticated principal.
-        methods: HTTP methods (upper case) or ``*`` for any. Websocket handshakes match as ``GET``.
+        methods: HTTP methods (upper case) or ``*`` for any; ``GET`` also covers ``HEAD``.
+            Websocket handshakes match as ``GET``.
         mode: ``all`` (every permission) or ``any`` (at least one).
         public: no principal and no permission needed (health checks, login).
         shadow: log the would-be denial as a security event and let the request through.
@@ -74,6 +75,14 @@ class Rule:
         self.deny = deny
         self.shadow = shadow
         self.label = label
+
+    @staticmethod
+    def methods_of(policy: RoutePolicy) -> tuple[str, ...]:
+        """The methods a policy covers: ``GET`` also covers ``HEAD``, which Starlette routes to the GET
+        endpoint (otherwise a HEAD request could run a GET handler under the unlisted-route default)."""
+        if "GET" in policy.methods and "HEAD" not in policy.methods:
+            return (*policy.methods, "HEAD")
+        return policy.methods
 
     @classmethod
     def of(cls, policy: RoutePolicy, shadow: bool = False) -> Rule:

@@ -117,19 +117,28 @@ class TenancyMiddleware:
         return text
 
     async def _membership(self, scope: Scope, principal: Principal, community_id: str) -> frozenset[str]:
+        answer: object
         if not self._admin.isdisjoint(principal.roles):
-            roles = principal.communities.get(community_id)
-            if roles is None:
+            answer = principal.communities.get(community_id)
+            if answer is None:
                 emit(scope, "admin_override", "allow", "community_admin_override", community=community_id)
                 return frozenset()
-            return roles
+            return _role_set(answer)
         try:
-            roles = await self._resolver(principal, community_id)
+            answer = await self._resolver(principal, community_id)
         except Exception as exc:  # a failing lookup must refuse, never admit or crash the request
             raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_resolver_failed:{type(exc).__name__}") from exc
-        if roles is None:
+        if answer is None:
             raise GuardError(ErrorCode.COMMUNITY_FORBIDDEN, "not_a_member")
-        return roles
+        return _role_set(answer)
+
+
+def _role_set(answer: object) -> frozenset[str]:
+    """Roles as a frozenset of names; anything else is a resolver or claims bug, refused (503) rather
+    than crashing the request or granting roles nobody meant."""
+    if isinstance(answer, frozenset | set | tuple | list) and all(isinstance(role, str) for role in answer):
+        return answer if isinstance(answer, frozenset) else frozenset(answer)
+    raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_bad_roles:{type(answer).__name__}")
 
 
 __all__ = ("TenancyMiddleware",)

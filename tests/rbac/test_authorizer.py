@@ -74,3 +74,19 @@ def test_request_matcher_needs_the_rbac_middleware() -> None:
     matcher = request_matcher(scope)
     assert matcher is not None
     assert matcher("profile:edit")
+
+
+def test_unhashable_collections_are_compiled_not_crashed() -> None:
+    """Sets and lists from a custom authentication layer still get correct decisions, uncached."""
+    authorizer = Authorizer()
+    principal = Principal(
+        "odd",
+        roles={"moderator"},  # type: ignore[arg-type]
+        permissions={"report:read"},  # type: ignore[arg-type]
+        permission_limit=["community:*", "report:read"],  # type: ignore[arg-type]
+    )
+    matcher = authorizer.matcher(principal, ["user"])  # type: ignore[arg-type]
+    assert matcher("community:moderate")
+    assert matcher("report:read")
+    assert not matcher("profile:view")  # outside the limit
+    assert authorizer.matcher(Principal("plain", roles={"user"})) is not matcher  # type: ignore[arg-type]

@@ -221,3 +221,14 @@ async def test_guard_composes_and_requires_authentication() -> None:
     app = guard(recording_app(Seen()), config, FakeAuthConfig(PRINCIPALS))
     assert (await call(app, as_user("alice", "GET", "/api/v1/ban"))).status == 403
     assert (await call(app, as_user("owner", "GET", "/api/v1/ban"))).status == 200
+
+
+async def test_get_policy_covers_head() -> None:
+    """HEAD (which Starlette serves with the GET endpoint) is held to the GET policy, even when unlisted routes pass."""
+    config = RBACConfig(
+        policies=(RoutePolicy(path="/secret", methods=("GET",), permissions=("module:install",)),), default="allow"
+    )
+    app = stack(config)
+    assert (await call(app, as_user("alice", "HEAD", "/secret"))).status == 403
+    assert (await call(app, as_user("owner", "HEAD", "/secret"))).status == 200
+    assert (await call(app, as_user("alice", "POST", "/secret"))).status == 200  # other methods: unlisted

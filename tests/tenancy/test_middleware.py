@@ -238,3 +238,45 @@ async def test_community_roles_feed_rbac(path: str, community: str | None, statu
     )
     headers = {"x_community_id": community} if community else {}
     assert (await call(app, request(path, **headers))).status == status
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "roles"),
+    [
+        (["moderator"], 200, {"moderator"}),
+        ({"moderator"}, 200, {"moderator"}),
+        (("moderator",), 200, {"moderator"}),
+        ("moderator", 503, None),  # a bare string is not a role set (it would be its characters)
+        ([1], 503, None),
+        (True, 503, None),
+    ],
+)
+async def test_resolver_answers_are_normalised_or_refused(answer: Any, status: int, roles: set[str] | None) -> None:
+    """Role collections are accepted as frozensets; anything else is refused with 503, never a 500."""
+
+    async def resolver(principal: Principal, community_id: str) -> Any:
+        return answer
+
+    seen = Seen()
+    app = stack(TenancyConfig(routes=ROUTES, resolver=resolver, cache_ttl=0), seen)
+    scope = request("/api/v1/modules", x_community_id="7")
+    response = await call(app, scope)
+    assert response.status == status
+    if roles is not None:
+        assert seen.calls[0]["community_roles"] == roles
+        assert isinstance(seen.calls[0]["community_roles"], frozenset)
+    else:
+        assert GuardContext.from_scope(scope).events[-1].reason.startswith("membership_bad_roles:")
+
+
+async def test_admin_claims_with_a_list_of_roles() -> None:
+    """An admin's community roles from claims are normalised too (and garbage refused)."""
+    seen = Seen()
+    admins = {
+        "a": Principal("a", roles=frozenset({"admin"}), communities={"7": ["moderator"]}),  # type: ignore[dict-item]
+        "b": Principal("b", roles=frozenset({"admin"}), communities={"7": 5}),  # type: ignore[dict-item]
+    }
+    app = PrincipalFromHeader(TenancyMiddleware(recording_app(seen), TenancyConfig(routes=ROUTES)), admins)
+    assert (await call(app, request("/api/v1/modules", "a", x_community_id="7"))).status == 200
+    assert seen.calls[0]["community_roles"] == {"moderator"}
+    assert (await call(app, request("/api/v1/modules", "b", x_community_id="7"))).status == 503
