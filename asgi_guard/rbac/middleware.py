@@ -74,7 +74,7 @@ class RBACMiddleware:
         matcher = None
         if principal is not None:
             matcher = self._authorizer.matcher(principal, ctx.community_roles)
-            scope["auth"] = matcher.credentials
+            scope["auth"] = matcher.credentials()
 
         found = self._table.match(method, route_path(scope))
         rule = found[0] if found is not None else self._default

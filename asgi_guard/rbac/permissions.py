@@ -72,16 +72,21 @@ class Matcher:
 
     ``matcher(permission)`` is a single dict lookup once a permission has been asked about: decisions
     are memoised (required permissions come from code and config, a small fixed vocabulary; the
-    memo is bounded regardless). ``credentials`` is built once for ``scope["auth"]``.
+    memo is bounded regardless). ``permissions`` is the read-only view Starlette's ``@requires`` sees.
     """
 
-    __slots__ = ("_memo", "_wild", "credentials", "granted")
+    __slots__ = ("_memo", "_wild", "granted", "permissions")
 
     def __init__(self, granted: frozenset[str]) -> None:
         self.granted = granted
         self._wild = _wild(granted)
         self._memo: dict[str, bool] = {}
-        self.credentials = GuardCredentials(PermissionSet(granted, check=self))
+        self.permissions = PermissionSet(granted, check=self)
+
+    def credentials(self) -> GuardCredentials:
+        """Fresh ``scope["auth"]`` credentials over the shared, read-only permission view (an app
+        assigning ``request.auth.scopes`` then changes its own request only)."""
+        return GuardCredentials(self.permissions)
 
     def __call__(self, permission: str) -> bool:
         decision = self._memo.get(permission)

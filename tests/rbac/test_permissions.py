@@ -101,12 +101,15 @@ def test_allows_all_and_any() -> None:
 
 
 def test_matcher_credentials_work_for_starlette_scopes() -> None:
-    """The prebuilt credentials answer Starlette-style `in` checks through the matcher."""
+    """Credentials answer Starlette-style `in` checks through the matcher; each request gets its own."""
     matcher = Matcher(frozenset({"community:*"}))
-    assert isinstance(matcher.credentials, GuardCredentials)
-    assert "community:ban" in matcher.credentials.scopes
-    assert "module:install" not in matcher.credentials.scopes
-    assert "authenticated" in matcher.credentials.scopes
+    credentials = matcher.credentials()
+    assert isinstance(credentials, GuardCredentials)
+    assert "community:ban" in credentials.scopes
+    assert "module:install" not in credentials.scopes
+    assert "authenticated" in credentials.scopes
+    assert matcher.credentials() is not credentials
+    assert matcher.credentials().scopes is credentials.scopes  # one shared read-only view
     assert repr(matcher) == "Matcher(['community:*'])"
 
 
