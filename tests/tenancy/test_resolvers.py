@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from asgi_guard.errors import ConfigurationError
@@ -108,3 +109,84 @@ def test_cache_configuration_errors(kwargs: dict[str, float], message: str) -> N
     """Non-positive TTLs and sizes are configuration errors."""
     with pytest.raises(ConfigurationError, match=message):
         CachedResolver(claims_membership, **kwargs)  # type: ignore[arg-type]
+
+
+class GatedResolver:
+    """A resolver whose lookups wait for `release`, counting how many were started."""
+
+    def __init__(self, answer: frozenset[str] | None = frozenset({"moderator"})) -> None:
+        self.release = anyio.Event()
+        self.calls = 0
+        self.answer = answer
+        self.fail_first = False
+
+    async def __call__(self, principal: Principal, community_id: str) -> frozenset[str] | None:
+        self.calls += 1
+        await self.release.wait()
+        if self.fail_first and self.calls == 1:
+            raise ConnectionError("directory down")
+        return self.answer
+
+
+async def test_concurrent_misses_share_one_lookup() -> None:
+    """Requests missing the cache for the same key at once wait for a single lookup."""
+    inner = GatedResolver()
+    cached = CachedResolver(inner, clock=FakeClock())
+    results: list[frozenset[str] | None] = []
+
+    async def ask() -> None:
+        results.append(await cached(ALICE, "1"))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        inner.release.set()
+    assert inner.calls == 1
+    assert results == [frozenset({"moderator"})] * 5
+
+
+async def test_failed_shared_lookup_lets_each_waiter_ask_itself() -> None:
+    """When the shared lookup fails, its caller sees the error and each waiter looks up on its own."""
+    inner = GatedResolver()
+    inner.fail_first = True
+    cached = CachedResolver(inner, clock=FakeClock())
+    outcomes: list[object] = []
+
+    async def ask() -> None:
+        try:
+            outcomes.append(await cached(ALICE, "1"))
+        except ConnectionError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        inner.release.set()
+    assert inner.calls == 3
+    assert sum(isinstance(o, ConnectionError) for o in outcomes) == 1
+    assert outcomes.count(frozenset({"moderator"})) == 2
+
+
+async def test_lookup_overlapping_invalidation_is_not_cached_nor_joined() -> None:
+    """An answer started before `invalidate()` is not cached, and later requests do not join it."""
+    inner = GatedResolver()
+    cached = CachedResolver(inner, clock=FakeClock())
+    results: list[frozenset[str] | None] = []
+
+    async def ask() -> None:
+        results.append(await cached(ALICE, "1"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        cached.invalidate(principal_id="alice")  # e.g. alice was removed from community 1
+        group.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        assert inner.calls == 2  # the second request did not join the pre-invalidation lookup
+        inner.release.set()
+    assert len(cached) == 1  # only the post-invalidation answer is kept
+    inner.answer = None
+    assert await cached(ALICE, "1") == frozenset({"moderator"})
+    assert inner.calls == 2
