@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class PermissionDenied(HTTPException):
-    """A refusal raised by :class:`RequirePermission`.
+    """A refusal raised by the dependency :func:`permission_dependency` builds.
 
     It is an ``HTTPException``, so FastAPI answers it with the right status and ``WWW-Authenticate``
     even without extra setup; register :func:`permission_denied_handler` for the
