@@ -2,8 +2,9 @@
 
 Templates use Starlette's syntax: ``/api/v1/communities/{community_id}/modules`` (one segment) and
 ``/files/{rest:path}`` (the remainder). Tables are compiled once: literal paths are one dict lookup,
-templates are bucketed by their first literal segment so a match scans only a few candidates even
-with thousands of rules. Matching runs on the route path, ``path`` minus ``root_path``.
+templates sit in a segment trie, so a match only verifies the few templates whose literal segments
+fit the path, even with thousands of rules sharing a prefix. Matching runs on the route path,
+``path`` minus ``root_path``.
 """
 
 from __future__ import annotations
@@ -77,18 +78,37 @@ def _first_segment(path: str) -> str:
     return path[1:] if end == -1 else path[1:end]
 
 
+class _Node(Generic[T]):
+    """One trie level: literal segments, any one segment, and templates whose ``:path`` starts here."""
+
+    __slots__ = ("ends", "literal", "param", "rest")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node[T]] = {}
+        self.param: _Node[T] | None = None
+        self.ends: list[_Entry[T]] = []
+        self.rest: list[_Entry[T]] = []
+
+
+# (precedence, template, values by method); lower precedence wins.
+_Entry = tuple[tuple[int, int], Template, dict[str, T]]
+
+
 class RouteTable(Generic[T]):
     """Maps (method, path) to a value; first added rule wins among equally specific matches.
 
-    Literal paths beat templates. Methods are upper-case names or ``*`` for any method.
+    Literal paths beat templates, and templates starting with a literal segment beat templates
+    starting with a parameter. Methods are upper-case names or ``*`` for any method. The trie only
+    narrows the candidates (a superset of the matches); each candidate is verified by its regex, in
+    precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_literal", "_templates", "_wild")
+    __slots__ = ("_count", "_literal", "_root")
 
     def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = ()) -> None:
         self._literal: dict[str, dict[str, T]] = {}
-        self._templates: dict[str, list[tuple[Template, dict[str, T]]]] = {}
-        self._wild: list[tuple[Template, dict[str, T]]] = []  # templates whose first segment is a parameter
+        self._root: _Node[T] = _Node()
+        self._count = 0
         for methods, template, value in rules:
             self.add(methods, template, value)
 
@@ -104,12 +124,44 @@ class RouteTable(Generic[T]):
             for method, item in by_method.items():
                 slot.setdefault(method, item)
             return
-        head = _first_segment(template)
-        entry = (compiled, by_method)
-        if "{" in head:
-            self._wild.append(entry)
-        else:
-            self._templates.setdefault(head, []).append(entry)
+        self._count += 1
+        entry: _Entry[T] = ((1 if "{" in _first_segment(template) else 0, self._count), compiled, by_method)
+        node = self._root
+        for segment in template.split("/")[1:]:
+            if ":path}" in segment:  # the remainder may span segments: a candidate for any deeper path
+                node.rest.append(entry)
+                return
+            if "{" in segment:
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        node.ends.append(entry)
+
+    def _candidates(self, path: str) -> list[_Entry[T]]:
+        segments = path.split("/")
+        last = len(segments)
+        found: list[_Entry[T]] = []
+        pending: list[tuple[_Node[T], int]] = []
+        node: _Node[T] | None = self._root
+        depth = 1
+        while True:
+            # Walk down the literal branch; remember parameter branches to visit afterwards.
+            while node is not None:
+                if node.rest:
+                    found.extend(node.rest)
+                if depth == last:
+                    if node.ends:
+                        found.extend(node.ends)
+                    break
+                if node.param is not None:
+                    pending.append((node.param, depth + 1))
+                node = node.literal.get(segments[depth])
+                depth += 1
+            if not pending:
+                return found
+            node, depth = pending.pop()
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""
@@ -120,22 +172,28 @@ class RouteTable(Generic[T]):
                 value = literal.get(ANY_METHOD)
             if value is not None:
                 return value, _NO_PARAMS
-        for candidates in (self._templates.get(_first_segment(path)), self._wild):
-            if not candidates:
+        if not path.startswith("/"):
+            return None
+        candidates = self._candidates(path)
+        if len(candidates) > 1:
+            candidates.sort(key=_precedence)
+        for _, template, by_method in candidates:
+            value = by_method.get(method)
+            if value is None:
+                value = by_method.get(ANY_METHOD)
+            if value is None:
                 continue
-            for template, by_method in candidates:
-                value = by_method.get(method)
-                if value is None:
-                    value = by_method.get(ANY_METHOD)
-                if value is None:
-                    continue
-                params = template.match(path)
-                if params is not None:
-                    return value, params
+            params = template.match(path)
+            if params is not None:
+                return value, params
         return None
 
     def __len__(self) -> int:
-        return len(self._literal) + sum(len(v) for v in self._templates.values()) + len(self._wild)
+        return len(self._literal) + self._count
+
+
+def _precedence(entry: _Entry[T]) -> tuple[int, int]:
+    return entry[0]
 
 
 __all__ = ("ANY_METHOD", "RouteTable", "Template", "route_path")

@@ -1,0 +1,131 @@
+"""Effective permissions of a request, compiled once per distinct role set.
+
+Effective permissions = grants of (``principal.roles`` plus the community roles tenancy resolved) plus
+``principal.permissions``, narrowed to ``principal.permission_limit`` when it is set (an API key narrows,
+never widens, what its owner may do). Every distinct combination is compiled into a :class:`Matcher`
+once; a request then costs a few dict lookups keyed by the principal's frozensets (whose hashes Python
+caches), with no allocation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from asgi_guard.context import CONTEXT_KEY, GuardContext
+from asgi_guard.errors import MissingGuardContext
+from asgi_guard.rbac.permissions import Matcher, narrow
+from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy, flatten
+
+if TYPE_CHECKING:
+    from asgi_guard.principal import Principal
+    from asgi_guard.types import Scope
+
+AUTHORIZER_KEY: Final = "asgi_guard.rbac"
+"""The scope key where :class:`RBACMiddleware` leaves its :class:`Authorizer` for endpoint-level checks."""
+
+CACHE_LIMIT: Final = 4096
+"""Compiled combinations kept per level; beyond it matchers are compiled per request, never evicted
+into unbounded growth (role sets come from signed credentials, but stay bounded regardless)."""
+
+_EMPTY: Final[frozenset[str]] = frozenset()
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Authorizer:
+    """Compiles role sets into matchers and caches them.
+
+    Args:
+        roles: the role hierarchy. Role names a principal carries but the hierarchy does not define
+            grant nothing (fail closed).
+    """
+
+    __slots__ = ("_by_roles", "_grants", "roles")
+
+    def __init__(self, roles: RoleHierarchy = DEFAULT_ROLES) -> None:
+        self.roles = roles
+        self._grants = flatten(roles)
+        # roles -> community roles -> direct permissions -> limit -> matcher
+        self._by_roles: dict[
+            frozenset[str], dict[frozenset[str], dict[frozenset[str], dict[frozenset[str] | None, Matcher]]]
+        ] = {}
+
+    def grants_of(self, roles: frozenset[str]) -> frozenset[str]:
+        """Everything ``roles`` grant together (unknown names contribute nothing)."""
+        grants: set[str] = set()
+        for name in roles:
+            grants |= self._grants.get(name, _EMPTY)
+        return frozenset(grants)
+
+    def compile(
+        self,
+        roles: frozenset[str],
+        permissions: frozenset[str] = _EMPTY,
+        limit: frozenset[str] | None = None,
+    ) -> Matcher:
+        """A fresh matcher for one combination (uncached: use :meth:`matcher` on the hot path)."""
+        granted = self.grants_of(roles) | permissions
+        return Matcher(granted if limit is None else narrow(granted, limit))
+
+    def matcher(self, principal: Principal, community_roles: frozenset[str] = _EMPTY) -> Matcher:
+        """The cached matcher of ``principal`` acting with ``community_roles``.
+
+        Role and permission collections that are not hashable (a ``set`` from a custom
+        authentication layer) are compiled per request instead of failing the request.
+        """
+        try:
+            return self._cached(principal, community_roles)
+        except TypeError:
+            limit = principal.permission_limit
+            return self.compile(
+                frozenset(principal.roles) | frozenset(community_roles),
+                frozenset(principal.permissions),
+                None if limit is None else frozenset(limit),
+            )
+
+    def _cached(self, principal: Principal, community_roles: frozenset[str]) -> Matcher:
+        level1 = self._by_roles.get(principal.roles)
+        if level1 is None:
+            level1 = _store(self._by_roles, principal.roles, {})
+        level2 = level1.get(community_roles)
+        if level2 is None:
+            level2 = _store(level1, community_roles, {})
+        level3 = level2.get(principal.permissions)
+        if level3 is None:
+            level3 = _store(level2, principal.permissions, {})
+        found = level3.get(principal.permission_limit)
+        if found is None:
+            compiled = self.compile(
+                principal.roles | community_roles, principal.permissions, principal.permission_limit
+            )
+            found = _store(level3, principal.permission_limit, compiled)
+        return found
+
+
+def _store(cache: dict[K, V], key: K, value: V) -> V:
+    if len(cache) < CACHE_LIMIT:
+        cache[key] = value
+    return value
+
+
+def request_matcher(scope: Scope) -> Matcher | None:
+    """The matcher of the request's principal, from the authorizer :class:`RBACMiddleware` installed.
+
+    Returns ``None`` when there is no principal.
+
+    Raises:
+        MissingGuardContext: no RBAC middleware ran for this request.
+    """
+    authorizer = scope.get(AUTHORIZER_KEY)
+    if not isinstance(authorizer, Authorizer):
+        raise MissingGuardContext(
+            "No asgi_guard RBAC on this request: install asgi_guard.RBACMiddleware (or RBACConfig in guard(...)) "
+            "in front of endpoints using requires_permission"
+        )
+    ctx = scope.get(CONTEXT_KEY)
+    if not isinstance(ctx, GuardContext) or ctx.principal is None:
+        return None
+    return authorizer.matcher(ctx.principal, ctx.community_roles)
+
+
+__all__ = ("AUTHORIZER_KEY", "CACHE_LIMIT", "Authorizer", "request_matcher")
