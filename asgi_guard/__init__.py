@@ -38,6 +38,20 @@ from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, Missing
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
 from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
 from asgi_guard.principal import Principal
+from asgi_guard.rbac import (
+    DEFAULT_ROLES,
+    PermissionDenied,
+    RBACConfig,
+    RBACMiddleware,
+    Role,
+    RoleHierarchy,
+    RoutePolicy,
+    permission_denied_handler,
+    permission_dependency,
+    permission_guard,
+    requires_permission,
+)
+from asgi_guard.tenancy import CachedResolver, TenancyConfig, TenancyMiddleware
 from asgi_guard.validation import (
     RouteSchema,
     Sanitize,
@@ -68,10 +82,12 @@ __version__ = "0.1.0"
 
 __all__ = (
     "CONTEXT_KEY",
+    "DEFAULT_ROLES",
     "APIKeyAuth",
     "APIKeyRecord",
     "AuthConfig",
     "AuthenticationMiddleware",
+    "CachedResolver",
     "ClientIPConfig",
     "ClientIPMiddleware",
     "Clock",
@@ -93,10 +109,16 @@ __all__ = (
     "MemoryReplayStore",
     "MemoryRevocationStore",
     "MissingGuardContext",
+    "PermissionDenied",
     "Principal",
+    "RBACConfig",
+    "RBACMiddleware",
     "RedisAPIKeyStore",
     "RedisReplayStore",
     "RedisRevocationStore",
+    "Role",
+    "RoleHierarchy",
+    "RoutePolicy",
     "RouteSchema",
     "Sanitize",
     "SanitizedStr",
@@ -108,6 +130,8 @@ __all__ = (
     "StandardWebhooks",
     "Stripe",
     "SystemClock",
+    "TenancyConfig",
+    "TenancyMiddleware",
     "TimestampedHMAC",
     "TokenPair",
     "TokenService",
@@ -128,4 +152,8 @@ __all__ = (
     "get_webhook",
     "guard",
     "hash_api_key",
+    "permission_denied_handler",
+    "permission_dependency",
+    "permission_guard",
+    "requires_permission",
 )

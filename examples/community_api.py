@@ -33,6 +33,8 @@ from asgi_guard.auth import (
 from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
+from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
+from asgi_guard.tenancy import TenancyConfig
 from asgi_guard.webhooks import GenericHMAC, TwitchEventSub, WebhookConfig, get_webhook
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
@@ -41,6 +43,25 @@ if TYPE_CHECKING:
 
     from asgi_guard.types import ASGIApp
 from asgi_guard.validation import ExecuteAction, ModerationAction, ValidationConfig, get_payload
+
+# The seed's key roles on top of the default hierarchy (admin > community_owner > moderator > user).
+ROLES = DEFAULT_ROLES.with_roles(
+    Role(name="trigger", permissions=("trigger:webhook",)),
+    Role(name="action", permissions=("action:execute",), inherits=("user",)),
+    Role(name="core", permissions=("action:execute", "trigger:webhook", "module:configure"), inherits=("user",)),
+)
+
+POLICIES = (
+    RoutePolicy(path="/health", public=True),
+    RoutePolicy(path="/webhook/{provider}", public=True),
+    RoutePolicy(path="/api/v1/profile", methods=("GET",), permissions=("profile:view",)),
+    RoutePolicy(
+        path="/api/v1/communities/{community_id}/moderation", methods=("POST",), permissions=("community:moderate",)
+    ),
+    RoutePolicy(path="/api/v1/communities/{community_id}/modules", methods=("POST",), permissions=("module:install",)),
+    RoutePolicy(path="/api/v1/action/execute", methods=("POST",), permissions=("action:execute",)),
+    RoutePolicy(path="/api/v1/admin/users", methods=("GET",), permissions=("admin:users",)),
+)
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
@@ -217,6 +238,8 @@ def build_demo(redis_url: str | None = None) -> Demo:
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
             exclude=("/health", "/webhook/{provider}"),
         ),
+        TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
+        RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),
         ValidationConfig(
             routes={
                 ("POST", "/api/v1/action/execute"): ExecuteAction,

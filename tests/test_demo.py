@@ -88,3 +88,32 @@ async def test_validated_action_and_moderation_routes() -> None:
     assert bad.status_code == 400
     assert bad.json()["error"] == "validation_error"
     assert moderation.status_code == 200, moderation.text
+
+
+async def test_rbac_and_community_scoping() -> None:
+    """A plain user cannot moderate, a moderator cannot reach another community, the admin reaches admin routes."""
+    demo = build_demo()
+    body = {"action": "timeout", "target_user_id": "twitch:7", "duration_seconds": 600}
+    async with _client(demo.app) as client:
+        as_user = await client.post(
+            f"/api/v1/communities/{COMMUNITY_ID}/moderation",
+            headers={"Authorization": f"Bearer {demo.user_token}", "X-Community-ID": COMMUNITY_ID},
+            json=body,
+        )
+        elsewhere = await client.post(
+            "/api/v1/communities/7/moderation",
+            headers={"Authorization": f"Bearer {demo.moderator_token}", "X-Community-ID": "7"},
+            json=body,
+        )
+        admin = await client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {demo.admin_token}"})
+        not_admin = await client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {demo.moderator_token}"})
+        missing = await client.post("/api/v1/action/execute", headers={"X-API-Key": demo.api_key}, json={})
+    assert as_user.status_code == 403
+    assert as_user.json()["error"] == "insufficient_permissions"
+    assert 'error="insufficient_scope"' in as_user.headers["www-authenticate"]
+    assert elsewhere.status_code == 403
+    assert elsewhere.json()["error"] == "community_forbidden"
+    assert admin.status_code == 200
+    assert not_admin.status_code == 403
+    assert missing.status_code == 400
+    assert missing.json()["error"] == "missing_community_id"
