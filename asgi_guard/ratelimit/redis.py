@@ -1,0 +1,215 @@
+"""The shared backend: every limit of a request in one ``EVALSHA`` of ``bucket.lua``.
+
+Checks arriving in the same event-loop tick are coalesced into one pipeline (one write, one read),
+so client CPU per check falls as concurrency rises. On Redis Cluster the keys of a request are
+grouped by hash slot, one script per slot, all in the same pipeline (redis-py sends each node its
+share concurrently); when a slot refuses after another consumed, the consumed slots are refunded.
+``NOSCRIPT`` (restart, failover, new node) reloads the script once and replays the affected calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
+
+from asgi_guard.clock import SYSTEM_CLOCK, Clock
+from asgi_guard.ratelimit.denycache import DenyCache
+from asgi_guard.ratelimit.gcra import Check, Outcome, State
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from redis.asyncio import Redis
+
+SCRIPT: Final = files("asgi_guard.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
+SCRIPT_SHA: Final = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
+
+
+class _Call(NamedTuple):
+    """One script invocation: checks of one hash slot (``indices`` into the request's checks)."""
+
+    checks: tuple[Check, ...]
+    indices: tuple[int, ...]
+
+    def command(self, mode: str) -> tuple[Any, ...]:
+        args: list[Any] = [mode]
+        for check in self.checks:
+            args += (check.interval_us, check.burst, check.cost, 1 if check.enforce else 0)
+        return ("EVALSHA", SCRIPT_SHA, len(self.checks), *(check.key for check in self.checks), *args)
+
+
+class _Request(NamedTuple):
+    checks: Sequence[Check]
+    calls: tuple[_Call, ...]
+    future: asyncio.Future[Outcome]
+
+
+def parse_reply(reply: Sequence[int], size: int) -> tuple[bool, int, list[State]]:
+    """``{allowed, now_us, (ok, remaining, reset_us, retry_us) * size}`` from the script."""
+    states = [
+        State(reply[k] == 1, int(reply[k + 1]), int(reply[k + 2]), int(reply[k + 3])) for k in range(2, 2 + 4 * size, 4)
+    ]
+    return reply[0] == 1, int(reply[1]), states
+
+
+class RedisRateLimitBackend:
+    """GCRA buckets in Redis (standalone or Cluster), shared by every process.
+
+    Args:
+        client: a ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``. Give it a
+            ``socket_timeout``: the middleware's time budget bounds what a request waits, this
+            backend's ``command_timeout`` bounds what a stalled pipeline holds.
+        deny_cache_size: buckets remembered as empty (0 disables the local deny cache).
+        clock: monotonic clock of the deny cache.
+        command_timeout: seconds before a pipeline is abandoned (its requests see a failure).
+    """
+
+    __slots__ = ("_client", "_cluster", "_deny", "_offset", "_owns_client", "_pending", "_tasks", "command_timeout")
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        deny_cache_size: int = 10_000,
+        clock: Clock = SYSTEM_CLOCK,
+        command_timeout: float = 2.0,
+    ) -> None:
+        self._client = client
+        self._cluster = isinstance(client, RedisCluster)
+        self._deny = DenyCache(clock=clock, max_entries=deny_cache_size)
+        self._offset = 0
+        self._pending: list[_Request] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.command_timeout = command_timeout
+        self._owns_client = False
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisRateLimitBackend:
+        """A backend on a standalone server (``redis://``, ``rediss://``, ``unix://``)."""
+        from redis.asyncio import Redis
+
+        backend = cls(Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), **options)
+        backend._owns_client = True
+        return backend
+
+    async def check(self, checks: Sequence[Check]) -> Outcome:
+        """Check and consume every limit of one request, all or nothing, in one round trip."""
+        refused = self._deny.lookup(checks, self._offset)
+        if refused is not None:
+            return refused
+        sent_at = self._deny.now_us()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(_Request(checks, self._split(checks), future))
+        outcome = await future
+        self._offset = outcome.now_us - sent_at
+        self._deny.remember(checks, outcome, sent_at)
+        return outcome
+
+    def _split(self, checks: Sequence[Check]) -> tuple[_Call, ...]:
+        if not self._cluster:
+            return (_Call(tuple(checks), tuple(range(len(checks)))),)
+        slots: dict[int, list[int]] = {}
+        for index, check in enumerate(checks):
+            slots.setdefault(key_slot(check.key.encode()), []).append(index)
+        return tuple(_Call(tuple(checks[i] for i in group), tuple(group)) for group in slots.values())
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[_Request]) -> None:
+        calls = [call for request in batch for call in request.calls]
+        try:
+            async with asyncio.timeout(self.command_timeout):
+                replies = await self._execute([call.command("c") for call in calls])
+        except Exception as exc:  # Redis down, stalled past the timeout, or replying with an error
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        except asyncio.CancelledError:
+            for request in batch:
+                request.future.cancel()
+            raise
+        refunds: list[_Call] = []
+        position = 0
+        for request in batch:
+            mine = replies[position : position + len(request.calls)]
+            position += len(request.calls)
+            self._resolve(request, mine, refunds)
+        if refunds:
+            # A failed refund leaves tokens taken (stricter, never looser): nothing to do about it here.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.command_timeout):
+                    await self._execute([call.command("r") for call in refunds])
+
+    def _resolve(self, request: _Request, replies: Sequence[Any], refunds: list[_Call]) -> None:
+        states: list[State | None] = [None] * len(request.checks)
+        allowed = True
+        failure: Exception | None = None
+        now = 0
+        consumed: list[_Call] = []
+        for call, reply in zip(request.calls, replies, strict=True):
+            if isinstance(reply, Exception):
+                failure = reply
+                continue
+            ok, now_us, call_states = parse_reply(reply, len(call.checks))
+            now = max(now, now_us)
+            allowed = allowed and ok
+            taken = [(check, state) for check, state in zip(call.checks, call_states, strict=True) if state.allowed]
+            if ok and taken:
+                consumed.append(_Call(tuple(check for check, _ in taken), ()))
+            for index, state in zip(call.indices, call_states, strict=True):
+                states[index] = state
+        if (failure is not None or not allowed) and len(request.calls) > 1:
+            refunds.extend(consumed)
+        if request.future.done():
+            return
+        if failure is not None:
+            request.future.set_exception(failure)
+        else:
+            request.future.set_result(Outcome(allowed, now, tuple(states)))
+
+    async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Run ``commands`` in one pipeline; reload the script once on ``NOSCRIPT`` and replay."""
+        results = await self._pipeline(commands)
+        missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if missing:
+            await self._client.script_load(SCRIPT)
+            again = await self._pipeline([commands[index] for index in missing])
+            for index, result in zip(missing, again, strict=True):
+                results[index] = result
+        return results
+
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        if len(commands) == 1:
+            try:
+                return [await self._client.execute_command(*commands[0])]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = self._client.pipeline() if self._cluster else self._client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def aclose(self) -> None:
+        """Wait for pipelines in flight (refunds included); close the client if :meth:`from_url` made it."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._owns_client:
+            await self._client.aclose()
+
+
+__all__ = ("SCRIPT", "SCRIPT_SHA", "RedisRateLimitBackend", "parse_reply")
