@@ -90,12 +90,4 @@ def evaluate(
     return Outcome(not denied, now, tuple(states))
 
 
-def refunded(now: int, tat: int | None, cost: int, interval_us: int) -> int | None:
-    """The TAT after giving back ``cost`` tokens (``None``: the bucket is full, drop the key)."""
-    if tat is None:
-        return None
-    new_tat = tat - cost * interval_us
-    return new_tat if new_tat > now else None
-
-
-__all__ = ("Check", "Outcome", "State", "evaluate", "refunded")
+__all__ = ("Check", "Outcome", "State", "evaluate")

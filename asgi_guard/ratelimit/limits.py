@@ -99,9 +99,7 @@ class Limit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
                 raise ConfigurationError.expected("upper-case method names", method, f"{where}.methods")
         param = self.command.param if self.command is not None else None
         if param is not None and (not self.paths or any(f"{{{param}" not in path for path in self.paths)):
-            raise ConfigurationError.expected(
-                f"`paths` templates with `{{{param}}}`", self.paths, f"{where}.paths"
-            )
+            raise ConfigurationError.expected(f"`paths` templates with `{{{param}}}`", self.paths, f"{where}.paths")
         if self.fail_mode is not None and self.fail_mode not in FAIL_MODES:
             raise ConfigurationError.expected(f"one of {sorted(FAIL_MODES)}", self.fail_mode, f"{where}.fail_mode")
 

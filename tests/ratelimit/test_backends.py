@@ -100,3 +100,22 @@ class TestBackendSemantics:
         assert 0 < refused.retry_after_us <= 100_000
         await harness.advance(0.1)
         assert (await harness.check(fast)).allowed
+
+
+class TestMemoryBounds:
+    """The memory backend stays bounded."""
+
+    async def test_eviction_and_expiry(self) -> None:
+        """Past max_keys the least recently used key goes; expired keys are dropped as checks pass."""
+        from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+        from asgi_guard.testing import FakeClock
+
+        clock = FakeClock()
+        memory = MemoryRateLimitBackend(clock=clock, max_keys=3)
+        for name in "abcd":
+            await memory.check([bucket(name, burst=1)])
+        assert len(memory) == 3
+        assert (await memory.check([bucket("a", burst=1)])).allowed  # "a" was evicted: a full bucket again
+        clock.advance(3600)
+        await memory.check([bucket("z", burst=1, cost=0)])
+        assert len(memory) == 2  # one expired key dropped by that check

@@ -278,6 +278,17 @@ class TestCommands:
         assert no_command.status == 200
         assert "x-ratelimit-limit" not in no_command.headers
 
+    async def test_two_body_limits_read_once(self) -> None:
+        """Two body-field limits share one read of the body; an empty body names no command."""
+        app = middleware(
+            Limit(name="cmd", rate="5/minute", command=Command(body_field="command")),
+            Limit(name="target", rate="1/minute", command=Command(body_field="target")),
+        )
+        body = b'{"command": "ban", "target": "bob"}'
+        assert (await call(app, make_scope("POST", "/run"), body)).headers["x-ratelimit-limit"] == "1"
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 429
+        assert "x-ratelimit-limit" not in (await call(app, make_scope("POST", "/run"), b"")).headers
+
     async def test_unreadable_command_body_refused(self) -> None:
         """A body that is not JSON, or a non-string command, is a 400, and an oversized body a 413."""
         app = middleware(Limit(name="cmd", rate="5/minute", command=Command(body_field="command")), max_body_bytes=64)
@@ -379,6 +390,7 @@ class TestConfiguration:
     def test_rate_strings(self, text: str, count: int, period: int) -> None:
         """Rate strings parse into a count and a period, and intervals round up to whole microseconds."""
         rate = Limit(name="a", rate=text).parsed_rate
+        assert Limit(name="b", rate=rate).parsed_rate is rate
         assert (rate.count, rate.period) == (count, period)
         assert rate.interval_us * count >= period * 1_000_000
         assert str(rate) == f"{count}/{period}s"

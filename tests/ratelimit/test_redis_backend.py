@@ -146,3 +146,24 @@ async def test_from_url_owns_its_client(redis_server: RedisServer) -> None:
     backend = RedisRateLimitBackend.from_url(redis_server.url)
     assert (await backend.check(checks("url", 1))).allowed
     await backend.aclose()
+
+
+async def test_middleware_refuses_from_deny_cache(redis_client: aioredis.Redis) -> None:
+    """Through the middleware, a flood on an empty bucket is refused locally with correct headers."""
+    from asgi_guard.context import GuardContext
+    from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware
+    from asgi_guard.testing import call, make_scope
+    from tests.ratelimit.test_middleware import ok_app
+
+    backend = RedisRateLimitBackend(redis_client)
+    limits = (Limit(name="ip", rate="1/minute"), Limit(name="wide", rate="100/minute"))
+    app = RateLimitMiddleware(ok_app, RateLimitConfig(limits=limits, backend=backend, budget=2.0))
+    assert (await call(app, make_scope())).status == 200
+    assert (await call(app, make_scope())).status == 429
+    before = await evalsha_calls(redis_client)
+    scope = make_scope()
+    refused = await call(app, scope)
+    assert (refused.status, refused.headers["x-ratelimit-limit"], refused.headers["retry-after"]) == (429, "1", "60")
+    assert GuardContext.from_scope(scope).rate_limit.source == "deny_cache"
+    assert await evalsha_calls(redis_client) == before
+    await backend.aclose()
