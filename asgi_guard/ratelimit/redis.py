@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.ratelimit.denycache import DenyCache
@@ -32,6 +32,26 @@ SCRIPT: Final = files("asgi_guard.ratelimit").joinpath("bucket.lua").read_text(e
 SCRIPT_SHA: Final = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+_EVALSHA: Final = _bulk(b"EVALSHA") + _bulk(SCRIPT_SHA.encode())
+_MODES: Final = {mode: _bulk(mode.encode()) for mode in ("c", "r")}
+_params: dict[tuple[int, int, int, bool], bytes] = {}  # a handful of distinct limits in practice
+
+
+def _encoded_params(check: Check) -> bytes:
+    """The four RESP bulk strings of a check's parameters (memoised: limits are configuration)."""
+    spec = (check.interval_us, check.burst, check.cost, check.enforce)
+    found = _params.get(spec)
+    if found is None:
+        found = b"".join(_bulk(b"%d" % value) for value in (*spec[:3], 1 if check.enforce else 0))
+        if len(_params) < 4096:
+            _params[spec] = found
+    return found
+
+
 class _Call(NamedTuple):
     """One script invocation: checks of one hash slot (``indices`` into the request's checks)."""
 
@@ -43,6 +63,15 @@ class _Call(NamedTuple):
         for check in self.checks:
             args += (check.interval_us, check.burst, check.cost, 1 if check.enforce else 0)
         return ("EVALSHA", SCRIPT_SHA, len(self.checks), *(check.key for check in self.checks), *args)
+
+    def packed(self, mode: str) -> bytes:
+        """The same command as RESP bytes, built without redis-py's per-argument encoding."""
+        size = len(self.checks)
+        parts = [b"*%d\r\n" % (4 + 5 * size), _EVALSHA, _bulk(b"%d" % size)]
+        parts += [_bulk(check.key.encode()) for check in self.checks]
+        parts.append(_MODES[mode])
+        parts += [_encoded_params(check) for check in self.checks]
+        return b"".join(parts)
 
 
 class _Request(NamedTuple):
@@ -133,7 +162,7 @@ class RedisRateLimitBackend:
         calls = [call for request in batch for call in request.calls]
         try:
             async with asyncio.timeout(self.command_timeout):
-                replies = await self._execute([call.command("c") for call in calls])
+                replies = await self._execute(calls, "c")
         except Exception as exc:  # Redis down, stalled past the timeout, or replying with an error
             for request in batch:
                 if not request.future.done():
@@ -153,7 +182,7 @@ class RedisRateLimitBackend:
             # A failed refund leaves tokens taken (stricter, never looser): nothing to do about it here.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.command_timeout):
-                    await self._execute([call.command("r") for call in refunds])
+                    await self._execute(refunds, "r")
 
     def _resolve(self, request: _Request, replies: Sequence[Any], refunds: list[_Call]) -> None:
         states: list[State | None] = [None] * len(request.checks)
@@ -182,27 +211,40 @@ class RedisRateLimitBackend:
         else:
             request.future.set_result(Outcome(allowed, now, tuple(states)))
 
-    async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Run ``commands`` in one pipeline; reload the script once on ``NOSCRIPT`` and replay."""
-        results = await self._pipeline(commands)
+    async def _execute(self, calls: list[_Call], mode: str) -> list[Any]:
+        """Run ``calls`` in one pipeline; reload the script once on ``NOSCRIPT`` and replay."""
+        results = await self._pipeline(calls, mode)
         missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
         if missing:
             await self._client.script_load(SCRIPT)
-            again = await self._pipeline([commands[index] for index in missing])
+            again = await self._pipeline([calls[index] for index in missing], mode)
             for index, result in zip(missing, again, strict=True):
                 results[index] = result
         return results
 
-    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        if len(commands) == 1:
-            try:
-                return [await self._client.execute_command(*commands[0])]
-            except NoScriptError as exc:
-                return [exc]
-        pipe = self._client.pipeline() if self._cluster else self._client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(await pipe.execute(raise_on_error=False))
+    async def _pipeline(self, calls: list[_Call], mode: str) -> list[Any]:
+        if self._cluster:
+            pipe = self._client.pipeline()
+            for call in calls:
+                pipe.execute_command(*call.command(mode))
+            return list(await pipe.execute(raise_on_error=False))
+        # Standalone: one write of pre-encoded RESP on one connection, then one read per command.
+        pool = self._client.connection_pool  # type: ignore[union-attr]
+        connection = await pool.get_connection()
+        try:
+            await connection.send_packed_command(b"".join(call.packed(mode) for call in calls), check_health=False)
+            results: list[Any] = []
+            for _ in calls:
+                try:
+                    results.append(await connection.read_response())
+                except ResponseError as exc:  # an error reply: the connection is still in sync
+                    results.append(exc)
+            return results
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
 
     async def aclose(self) -> None:
         """Wait for pipelines in flight (refunds included); close the client if :meth:`from_url` made it."""
