@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-from importlib.resources import files
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -21,71 +19,21 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.ratelimit.denycache import DenyCache
-from asgi_guard.ratelimit.gcra import Check, Outcome, State
+from asgi_guard.ratelimit.gcra import Outcome, State
+from asgi_guard.ratelimit.script import SCRIPT, ScriptCall, parse_reply
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from redis.asyncio import Redis
 
-SCRIPT: Final = files("asgi_guard.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
-SCRIPT_SHA: Final = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
-
-
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(value), value)
-
-
-_EVALSHA: Final = _bulk(b"EVALSHA") + _bulk(SCRIPT_SHA.encode())
-_MODES: Final = {mode: _bulk(mode.encode()) for mode in ("c", "r")}
-_params: dict[tuple[int, int, int, bool], bytes] = {}  # a handful of distinct limits in practice
-
-
-def _encoded_params(check: Check) -> bytes:
-    """The four RESP bulk strings of a check's parameters (memoised: limits are configuration)."""
-    spec = (check.interval_us, check.burst, check.cost, check.enforce)
-    found = _params.get(spec)
-    if found is None:
-        found = b"".join(_bulk(b"%d" % value) for value in (*spec[:3], 1 if check.enforce else 0))
-        if len(_params) < 4096:
-            _params[spec] = found
-    return found
-
-
-class _Call(NamedTuple):
-    """One script invocation: checks of one hash slot (``indices`` into the request's checks)."""
-
-    checks: tuple[Check, ...]
-    indices: tuple[int, ...]
-
-    def command(self, mode: str) -> tuple[Any, ...]:
-        args: list[Any] = [mode]
-        for check in self.checks:
-            args += (check.interval_us, check.burst, check.cost, 1 if check.enforce else 0)
-        return ("EVALSHA", SCRIPT_SHA, len(self.checks), *(check.key for check in self.checks), *args)
-
-    def packed(self, mode: str) -> bytes:
-        """The same command as RESP bytes, built without redis-py's per-argument encoding."""
-        size = len(self.checks)
-        parts = [b"*%d\r\n" % (4 + 5 * size), _EVALSHA, _bulk(b"%d" % size)]
-        parts += [_bulk(check.key.encode()) for check in self.checks]
-        parts.append(_MODES[mode])
-        parts += [_encoded_params(check) for check in self.checks]
-        return b"".join(parts)
+    from asgi_guard.ratelimit.gcra import Check
 
 
 class _Request(NamedTuple):
     checks: Sequence[Check]
-    calls: tuple[_Call, ...]
+    calls: tuple[ScriptCall, ...]
     future: asyncio.Future[Outcome]
-
-
-def parse_reply(reply: Sequence[int], size: int) -> tuple[bool, int, list[State]]:
-    """``{allowed, now_us, (ok, remaining, reset_us, retry_us) * size}`` from the script."""
-    states = [
-        State(reply[k] == 1, int(reply[k + 1]), int(reply[k + 2]), int(reply[k + 3])) for k in range(2, 2 + 4 * size, 4)
-    ]
-    return reply[0] == 1, int(reply[1]), states
 
 
 class RedisRateLimitBackend:
@@ -144,13 +92,13 @@ class RedisRateLimitBackend:
         self._deny.remember(checks, outcome, sent_at)
         return outcome
 
-    def _split(self, checks: Sequence[Check]) -> tuple[_Call, ...]:
+    def _split(self, checks: Sequence[Check]) -> tuple[ScriptCall, ...]:
         if not self._cluster:
-            return (_Call(tuple(checks), tuple(range(len(checks)))),)
+            return (ScriptCall(tuple(checks), tuple(range(len(checks)))),)
         slots: dict[int, list[int]] = {}
         for index, check in enumerate(checks):
             slots.setdefault(key_slot(check.key.encode()), []).append(index)
-        return tuple(_Call(tuple(checks[i] for i in group), tuple(group)) for group in slots.values())
+        return tuple(ScriptCall(tuple(checks[i] for i in group), tuple(group)) for group in slots.values())
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -172,7 +120,7 @@ class RedisRateLimitBackend:
             for request in batch:
                 request.future.cancel()
             raise
-        refunds: list[_Call] = []
+        refunds: list[ScriptCall] = []
         position = 0
         for request in batch:
             mine = replies[position : position + len(request.calls)]
@@ -184,12 +132,12 @@ class RedisRateLimitBackend:
                 async with asyncio.timeout(self.command_timeout):
                     await self._execute(refunds, "r")
 
-    def _resolve(self, request: _Request, replies: Sequence[Any], refunds: list[_Call]) -> None:
+    def _resolve(self, request: _Request, replies: Sequence[Any], refunds: list[ScriptCall]) -> None:
         states: list[State | None] = [None] * len(request.checks)
         allowed = True
         failure: Exception | None = None
         now = 0
-        consumed: list[_Call] = []
+        consumed: list[ScriptCall] = []
         for call, reply in zip(request.calls, replies, strict=True):
             if isinstance(reply, Exception):
                 failure = reply
@@ -199,7 +147,7 @@ class RedisRateLimitBackend:
             allowed = allowed and ok
             taken = [(check, state) for check, state in zip(call.checks, call_states, strict=True) if state.allowed]
             if ok and taken:
-                consumed.append(_Call(tuple(check for check, _ in taken), ()))
+                consumed.append(ScriptCall(tuple(check for check, _ in taken), ()))
             for index, state in zip(call.indices, call_states, strict=True):
                 states[index] = state
         if (failure is not None or not allowed) and len(request.calls) > 1:
@@ -211,7 +159,7 @@ class RedisRateLimitBackend:
         else:
             request.future.set_result(Outcome(allowed, now, tuple(states)))
 
-    async def _execute(self, calls: list[_Call], mode: str) -> list[Any]:
+    async def _execute(self, calls: list[ScriptCall], mode: str) -> list[Any]:
         """Run ``calls`` in one pipeline; reload the script once on ``NOSCRIPT`` and replay."""
         results = await self._pipeline(calls, mode)
         missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
@@ -222,7 +170,7 @@ class RedisRateLimitBackend:
                 results[index] = result
         return results
 
-    async def _pipeline(self, calls: list[_Call], mode: str) -> list[Any]:
+    async def _pipeline(self, calls: list[ScriptCall], mode: str) -> list[Any]:
         if self._cluster:
             pipe = self._client.pipeline()
             for call in calls:
@@ -254,4 +202,4 @@ class RedisRateLimitBackend:
             await self._client.aclose()
 
 
-__all__ = ("SCRIPT", "SCRIPT_SHA", "RedisRateLimitBackend", "parse_reply")
+__all__ = ("RedisRateLimitBackend",)

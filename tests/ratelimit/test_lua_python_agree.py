@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from asgi_guard.ratelimit.gcra import Check
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
-from asgi_guard.ratelimit.redis import SCRIPT, parse_reply
+from asgi_guard.ratelimit.script import SCRIPT, parse_reply
 from tests.redis_servers import RedisServer
 
 pytestmark = pytest.mark.redis

@@ -10,7 +10,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from asgi_guard.ratelimit.gcra import Check
-from asgi_guard.ratelimit.redis import SCRIPT_SHA, RedisRateLimitBackend
+from asgi_guard.ratelimit.redis import RedisRateLimitBackend
+from asgi_guard.ratelimit.script import SCRIPT_SHA
 from asgi_guard.testing import FakeClock
 from tests.redis_servers import RedisServer
 
