@@ -12,6 +12,7 @@ from asgi_guard.ratelimit.decision import Decision, LimitStatus
 from asgi_guard.ratelimit.limits import DEFAULT_TIERS, Command, Limit, tiers
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 from asgi_guard.ratelimit.middleware import RateLimitMiddleware
+from asgi_guard.ratelimit.presets import standard_limits
 from asgi_guard.ratelimit.rate import Rate
 from asgi_guard.ratelimit.redis import RedisRateLimitBackend
 
@@ -26,5 +27,6 @@ __all__ = (
     "RateLimitConfig",
     "RateLimitMiddleware",
     "RedisRateLimitBackend",
+    "standard_limits",
     "tiers",
 )

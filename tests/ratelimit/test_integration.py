@@ -17,7 +17,15 @@ from starlette.routing import Route
 from asgi_guard.compose import Layer, guard
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ConfigurationError
-from asgi_guard.ratelimit import Decision, Limit, MemoryRateLimitBackend, RateLimitConfig, RateLimitMiddleware, tiers
+from asgi_guard.ratelimit import (
+    Decision,
+    Limit,
+    MemoryRateLimitBackend,
+    RateLimitConfig,
+    RateLimitMiddleware,
+    standard_limits,
+    tiers,
+)
 from asgi_guard.testing import FakeClock, call, make_scope
 from asgi_guard.types import ASGIApp, Receive, Scope, Send
 from tests.ratelimit.conftest import principal
@@ -133,3 +141,28 @@ async def test_litestar() -> None:
         second = await client.get("/")
     assert (first.status_code, first.headers["x-ratelimit-limit"]) == (200, "1")
     assert second.status_code == 429
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_standard_limits(backend: str, request: pytest.FixtureRequest) -> None:
+    """The preset stack: IP 1000/min before auth, the caller's tier and 10/min per command after it."""
+    url = request.getfixturevalue("redis_server").url if backend == "redis" else None
+    if url is not None:
+        import redis
+
+        with redis.Redis.from_url(url) as client:
+            client.flushall()
+    pre, post = standard_limits(redis_url=url, budget=2.0)
+    app = guard(ok_app, pre, FakeAuthConfig("alice"), post)
+    first = await call(app, make_scope("POST", "/commands/deploy"))
+    assert (first.status, first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == (
+        200,
+        "10",
+        "9",
+    )
+    statuses = [(await call(app, make_scope("POST", "/commands/deploy"))).status for _ in range(10)]
+    assert statuses == [200] * 9 + [429]
+    other = await call(app, make_scope("GET", "/profile"))
+    assert (other.status, other.headers["x-ratelimit-limit"]) == (200, "100")
+    await pre.backend.aclose()
