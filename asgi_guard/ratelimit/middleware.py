@@ -98,17 +98,17 @@ class RateLimitMiddleware:
             )
             await send_denial(scope, send, error, fmt=self._fmt)
             return
-        own_allowed = decision.allowed
+        shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
+        if shadowed:
+            emit(scope, "rate_limit_hit", "shadow", "limit_exceeded", limit=",".join(shadowed), source=decision.source)
+        own = decision
         outer = ctx.rate_limit
         if isinstance(outer, Decision):
             decision = decision.merged(outer)
         ctx.rate_limit = decision
         headers = headers_for(decision, ietf=self._ietf)
-        shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
-        if shadowed:
-            emit(scope, "rate_limit_hit", "shadow", "limit_exceeded", limit=",".join(shadowed), source=decision.source)
-        if not own_allowed:
-            names = ",".join(status.name for status in decision.denied_by)
+        if not own.allowed:
+            names = ",".join(status.name for status in own.denied_by)
             error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "limit_exceeded", headers=tuple(headers))
             await send_denial(scope, send, error, fmt=self._fmt, limit=names, source=decision.source)
             return
