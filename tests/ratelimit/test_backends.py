@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asgi_guard.ratelimit.gcra import Check
-from tests.ratelimit.conftest import Harness
+from tests.ratelimit.helpers import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 

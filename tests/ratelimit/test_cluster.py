@@ -13,7 +13,7 @@ from asgi_guard.context import GuardContext
 from asgi_guard.ratelimit import Decision, Limit, RateLimitConfig, RateLimitMiddleware, RedisRateLimitBackend
 from asgi_guard.ratelimit.gcra import Check
 from asgi_guard.testing import call, make_scope
-from tests.ratelimit.conftest import principal
+from tests.ratelimit.helpers import principal
 from tests.ratelimit.test_middleware import as_user, ok_app
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.cluster]

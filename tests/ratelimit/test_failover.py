@@ -13,13 +13,14 @@ import redis.asyncio as aioredis
 from asgi_guard.context import GuardContext
 from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware, RedisRateLimitBackend
 from asgi_guard.ratelimit.failover import Breaker
+from asgi_guard.ratelimit.gcra import Check
 from asgi_guard.testing import FakeClock, MessageRecorder, call, make_scope
 from tests.ratelimit.test_middleware import ok_app
 from tests.redis_servers import RedisServer
 
 pytestmark = pytest.mark.anyio
 
-BUDGET = 0.05
+BUDGET = 0.25  # the default is 50 ms; a little more keeps healthy phases green on a loaded CI machine
 STALL = 5.0  # socket and pipeline timeouts: far longer than the budget, so only the budget can explain a fast answer
 
 
@@ -68,6 +69,10 @@ class Stack:
         )
         self.app = RateLimitMiddleware(ok_app, config)
 
+    async def warm(self) -> None:
+        """Connect and load the script outside the budget (a cold start may take longer than 50 ms)."""
+        await self.backend.check([Check("rl:{warm}:x", 1, 1, 0)])
+
     async def burst(self, count: int = 50) -> tuple[list[MessageRecorder], list[Any], float]:
         """``count`` concurrent requests: recorders, their events, and the slowest latency."""
         scopes = [make_scope() for _ in range(count)]
@@ -105,6 +110,7 @@ async def test_killed_fails_closed_then_recovers(fault_redis: RedisServer, stack
     """Killed: 503 with Retry-After, the breaker opens; restarted (script cache lost): recovery, no restart."""
     stack = Stack(fault_redis, "closed")
     stacks.append(stack)
+    await stack.warm()
     recorders, _, _ = await stack.burst()
     assert statuses(recorders) == {200}
 
@@ -139,7 +145,7 @@ async def test_paused_fails_open_within_budget(fault_redis: RedisServer, stacks:
     """Paused (SIGSTOP): with fail-open every request is allowed within the budget, and logged as such."""
     stack = Stack(fault_redis, "open")
     stacks.append(stack)
-    await stack.burst(5)
+    await stack.warm()
     fault_redis.pause()
     recorders, events, elapsed = await stack.burst()
     assert statuses(recorders) == {200}

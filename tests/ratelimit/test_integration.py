@@ -28,7 +28,7 @@ from asgi_guard.ratelimit import (
 )
 from asgi_guard.testing import FakeClock, call, make_scope
 from asgi_guard.types import ASGIApp, Receive, Scope, Send
-from tests.ratelimit.conftest import principal
+from tests.ratelimit.helpers import principal
 from tests.ratelimit.test_middleware import ok_app, status_app
 
 pytestmark = pytest.mark.anyio

@@ -21,7 +21,7 @@ from asgi_guard.ratelimit import (
 )
 from asgi_guard.testing import FakeClock, call, make_scope
 from asgi_guard.types import Receive, Scope, Send
-from tests.ratelimit.conftest import principal
+from tests.ratelimit.helpers import principal
 
 pytestmark = pytest.mark.anyio
 
