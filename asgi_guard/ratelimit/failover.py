@@ -1,0 +1,130 @@
+"""What happens when the shared backend fails: a time budget, a circuit breaker, the fail modes.
+
+A call that errors or outlives the budget is a failure. After ``threshold`` consecutive failures
+the breaker opens and requests stop waiting on the backend at all; after ``reset_after`` seconds
+one request probes it (half-open): success closes the breaker, failure opens it again. Each
+limit's fail mode then decides: ``closed`` refuses (503), ``open`` allows (and says so in an
+event), ``local`` checks the limit in an in-process :class:`MemoryRateLimitBackend`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from asgi_guard.clock import Clock
+    from asgi_guard.ratelimit.gcra import Check, Outcome
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class RateLimitBackend(Protocol):
+    """What the middleware needs of a backend."""
+
+    async def check(self, checks: Sequence[Check]) -> Outcome: ...
+
+
+class Breaker:
+    """Consecutive-failure circuit breaker on the monotonic clock (shared by all requests).
+
+    Half-open lets one probe through per ``reset_after`` (a probe whose request was cancelled
+    cannot wedge it: another probe goes out one period later).
+    """
+
+    __slots__ = ("_clock", "_failures", "_since", "reset_after", "state", "threshold")
+
+    def __init__(self, clock: Clock, threshold: int, reset_after: float) -> None:
+        self._clock = clock
+        self.threshold = threshold
+        self.reset_after = reset_after
+        self.state: BreakerState = "closed"
+        self._failures = 0
+        self._since = 0.0
+
+    def admit(self) -> tuple[bool, BreakerState | None]:
+        """Whether to call the backend now, and the state it moved to (for the event), if it moved."""
+        if self.state == "closed":
+            return True, None
+        now = self._clock.monotonic()
+        if now - self._since < self.reset_after:
+            return False, None
+        self._since = now
+        if self.state == "open":
+            self.state = "half_open"
+            return True, "half_open"
+        return True, None
+
+    def succeeded(self) -> BreakerState | None:
+        self._failures = 0
+        if self.state != "closed":
+            self.state = "closed"
+            return "closed"
+        return None
+
+    def failed(self) -> BreakerState | None:
+        self._failures += 1
+        if self.state == "half_open" or (self.state == "closed" and self._failures >= self.threshold):
+            self.state = "open"
+            self._since = self._clock.monotonic()
+            return "open"
+        return None
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the breaker lets a probe through (for ``Retry-After`` on a 503)."""
+        left = self.reset_after - (self._clock.monotonic() - self._since) if self.state != "closed" else 0.0
+        return max(1, -int(-left // 1))
+
+
+class Attempt(NamedTuple):
+    """One call through :class:`Failover`.
+
+    Attributes:
+        outcome: the backend's answer, ``None`` when it failed or was not asked.
+        failure: why it failed (``timeout``, an exception name, ``circuit_open``), ``""`` otherwise.
+        transitions: breaker states entered during this call.
+    """
+
+    outcome: Outcome | None
+    failure: str
+    transitions: tuple[BreakerState, ...]
+
+
+class Failover:
+    """Calls the backend within the budget through the breaker."""
+
+    __slots__ = ("backend", "breaker", "budget", "local", "remote")
+
+    def __init__(
+        self, backend: RateLimitBackend, *, budget: float, threshold: int, reset_after: float, clock: Clock
+    ) -> None:
+        self.backend = backend
+        self.remote = not isinstance(backend, MemoryRateLimitBackend)
+        self.budget = budget
+        self.breaker = Breaker(clock, threshold, reset_after)
+        self.local = MemoryRateLimitBackend(clock=clock)
+
+    async def check(self, checks: Sequence[Check]) -> Attempt:
+        if not self.remote:
+            return Attempt(await self.backend.check(checks), "", ())
+        admitted, moved = self.breaker.admit()
+        if not admitted:
+            return Attempt(None, "circuit_open", ())
+        transitions: tuple[BreakerState, ...] = (moved,) if moved else ()
+        try:
+            async with asyncio.timeout(self.budget):
+                outcome = await self.backend.check(checks)
+        except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
+            failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            moved = self.breaker.failed()
+            return Attempt(None, failure, (*transitions, moved) if moved else transitions)
+        moved = self.breaker.succeeded()
+        return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
+
+
+__all__ = ("Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend")

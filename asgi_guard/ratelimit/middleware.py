@@ -1,0 +1,212 @@
+"""``RateLimitMiddleware``: every limit of a request checked in one backend call, headers on every response."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Final
+
+from asgi_guard._body import ClientDisconnected, read_body
+from asgi_guard._headers import append_headers, has_header
+from asgi_guard._responses import send_denial
+from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard.clock import SYSTEM_CLOCK
+from asgi_guard.context import GuardContext, client_host
+from asgi_guard.errors import ErrorCode, GuardError
+from asgi_guard.events.emit import emit
+from asgi_guard.ratelimit.compiled import CompiledLimit
+from asgi_guard.ratelimit.decision import Decision, headers_for, status_of
+from asgi_guard.ratelimit.failover import Failover
+from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+
+if TYPE_CHECKING:
+    from asgi_guard.ratelimit.config import RateLimitConfig
+    from asgi_guard.ratelimit.decision import LimitStatus, Source
+    from asgi_guard.ratelimit.gcra import Check, Outcome
+    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+
+_LIMIT_HEADER: Final = b"x-ratelimit-limit"
+
+
+class RateLimitMiddleware:
+    """Checks and consumes the request's limits all-or-nothing, then answers 429 or calls the app.
+
+    ``X-RateLimit-Limit/Remaining/Reset`` (of the most restrictive limit) go on every response that
+    passes through, whatever an inner layer answered; ``Retry-After`` on 429. Placed twice (IP limits
+    before authentication, principal limits after), the inner placement reports both placements'
+    limits and the outer one leaves its headers alone. Non-HTTP scopes pass through untouched.
+    """
+
+    __slots__ = (
+        "_exempt_networks",
+        "_exempt_principals",
+        "_exempt_routes",
+        "_failover",
+        "_fmt",
+        "_ietf",
+        "_limits",
+        "_max_body",
+        "app",
+        "config",
+    )
+
+    def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        self.app = app
+        self.config = config
+        clock = config.clock if config.clock is not None else SYSTEM_CLOCK
+        backend = config.backend if config.backend is not None else MemoryRateLimitBackend(clock=clock)
+        self._failover = Failover(
+            backend,
+            budget=config.budget,
+            threshold=config.breaker_threshold,
+            reset_after=config.breaker_reset,
+            clock=clock,
+        )
+        self._limits = tuple(CompiledLimit(limit, config.prefix, config.fail_mode) for limit in config.limits)
+        self._exempt_routes = RouteTable([(ANY_METHOD, path, True) for path in config.exempt_paths])
+        self._exempt_principals = config.exempt_principals
+        self._exempt_networks = config.networks()
+        self._ietf = config.ietf_headers
+        self._fmt = config.error_format
+        self._max_body = config.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = GuardContext.from_scope(scope)
+        method = scope.get("method", "GET")
+        path = route_path(scope)
+        if self._exempt(scope, ctx, method, path):
+            await self.app(scope, receive, send)
+            return
+        try:
+            checks, used, receive = await self._checks(scope, receive, ctx, method, path)
+        except ClientDisconnected:
+            return
+        except GuardError as refused:
+            await send_denial(scope, send, refused, fmt=self._fmt)
+            return
+        if not checks:
+            await self.app(scope, receive, send)
+            return
+
+        decision = await self._decide(scope, checks, used)
+        if decision is None:
+            retry = str(self._failover.breaker.retry_after).encode()
+            error = GuardError(
+                ErrorCode.SERVICE_UNAVAILABLE, "rate_limit_backend_unavailable", headers=((b"retry-after", retry),)
+            )
+            await send_denial(scope, send, error, fmt=self._fmt)
+            return
+        shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
+        if shadowed:
+            emit(scope, "rate_limit_hit", "shadow", "limit_exceeded", limit=",".join(shadowed), source=decision.source)
+        own = decision
+        outer = ctx.rate_limit
+        if isinstance(outer, Decision):
+            decision = decision.merged(outer)
+        ctx.rate_limit = decision
+        headers = headers_for(decision, ietf=self._ietf)
+        if not own.allowed:
+            names = ",".join(status.name for status in own.denied_by)
+            error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "limit_exceeded", headers=tuple(headers))
+            await send_denial(scope, send, error, fmt=self._fmt, limit=names, source=decision.source)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and not has_header(message.get("headers") or (), _LIMIT_HEADER):
+                append_headers(message, headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _exempt(self, scope: Scope, ctx: GuardContext, method: str, path: str) -> bool:
+        if len(self._exempt_routes) and self._exempt_routes.match(method, path) is not None:
+            return True
+        if self._exempt_principals and ctx.principal is not None and ctx.principal.id in self._exempt_principals:
+            return True
+        if self._exempt_networks:
+            try:
+                address = ipaddress.ip_address(client_host(scope))
+            except ValueError:
+                return False
+            return any(address in network for network in self._exempt_networks)
+        return False
+
+    async def _checks(
+        self, scope: Scope, receive: Receive, ctx: GuardContext, method: str, path: str
+    ) -> tuple[list[Check], list[CompiledLimit], Receive]:
+        """The checks of the limits that apply to this request (reads the body only for a body command)."""
+        checks: list[Check] = []
+        used: list[CompiledLimit] = []
+        body: bytes | None = None
+        for limit in self._limits:
+            params = limit.route_params(method, path)
+            if params is None:
+                continue
+            subject = limit.subject(scope, ctx)
+            if subject is None:
+                continue
+            command: str | None = None
+            if limit.param is not None:
+                command = params.get(limit.param)
+            elif limit.field_decoder is not None:
+                if body is None:
+                    body, receive = await read_body(scope, receive, self._max_body)
+                command = limit.command_from_body(body)
+                if command is None:
+                    continue
+            checks.append(limit.check(subject, command, ctx.principal))
+            used.append(limit)
+        return checks, used, receive
+
+    async def _decide(self, scope: Scope, checks: list[Check], used: list[CompiledLimit]) -> Decision | None:
+        """The decision, degraded per fail mode when the backend failed; ``None`` means refuse (503)."""
+        attempt = await self._failover.check(checks)
+        for state in attempt.transitions:
+            emit(
+                scope,
+                "rate_limit_backend",
+                "error" if state == "open" else "allow",
+                f"circuit_{state}",
+                cause=attempt.failure or "recovered",
+            )
+        if attempt.outcome is not None:
+            source: Source = (
+                "deny_cache" if attempt.outcome.cached else ("redis" if self._failover.remote else "memory")
+            )
+            return self._decision(attempt.outcome, checks, used, source)
+        if any(limit.fail_mode == "closed" and limit.enforce for limit in used):
+            return None
+        local = [index for index, limit in enumerate(used) if limit.fail_mode == "local"]
+        opened = [limit.name for limit in used if limit.fail_mode != "local"]
+        if opened:
+            emit(scope, "rate_limit_fail_open", "allow", attempt.failure, limit=",".join(opened))
+        if not local:
+            return Decision(allowed=True, limits=(), source="fail_open")
+        outcome = await self._failover.local.check([checks[index] for index in local])
+        return self._decision(outcome, [checks[index] for index in local], [used[index] for index in local], "local")
+
+    @staticmethod
+    def _decision(outcome: Outcome, checks: list[Check], used: list[CompiledLimit], source: Source) -> Decision:
+        statuses: list[LimitStatus] = []
+        for check, limit, state in zip(checks, used, outcome.states, strict=True):
+            if state is None:
+                continue
+            statuses.append(
+                status_of(
+                    limit.name,
+                    check.burst,
+                    limit.rate.period,
+                    outcome.now_us,
+                    state.allowed,
+                    state.remaining,
+                    state.reset_us,
+                    state.retry_after_us,
+                    not check.enforce,
+                )
+            )
+        return Decision(allowed=outcome.allowed, limits=tuple(statuses), source=source)
+
+
+__all__ = ("RateLimitMiddleware",)
