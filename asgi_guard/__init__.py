@@ -38,6 +38,17 @@ from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, Missing
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
 from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
 from asgi_guard.principal import Principal
+from asgi_guard.ratelimit import (
+    Command,
+    Limit,
+    MemoryRateLimitBackend,
+    Rate,
+    RateLimitConfig,
+    RateLimitMiddleware,
+    RedisRateLimitBackend,
+    standard_limits,
+    tiers,
+)
 from asgi_guard.rbac import (
     DEFAULT_ROLES,
     PermissionDenied,
@@ -91,6 +102,7 @@ __all__ = (
     "ClientIPConfig",
     "ClientIPMiddleware",
     "Clock",
+    "Command",
     "ConfigurationError",
     "DiscordInteractions",
     "ErrorCode",
@@ -105,7 +117,9 @@ __all__ = (
     "JWTKey",
     "KeyRing",
     "Layer",
+    "Limit",
     "MemoryAPIKeyStore",
+    "MemoryRateLimitBackend",
     "MemoryReplayStore",
     "MemoryRevocationStore",
     "MissingGuardContext",
@@ -113,7 +127,11 @@ __all__ = (
     "Principal",
     "RBACConfig",
     "RBACMiddleware",
+    "Rate",
+    "RateLimitConfig",
+    "RateLimitMiddleware",
     "RedisAPIKeyStore",
+    "RedisRateLimitBackend",
     "RedisReplayStore",
     "RedisRevocationStore",
     "Role",
@@ -156,4 +174,6 @@ __all__ = (
     "permission_dependency",
     "permission_guard",
     "requires_permission",
+    "standard_limits",
+    "tiers",
 )

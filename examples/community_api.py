@@ -26,6 +26,7 @@ from asgi_guard.auth import (
     KeyRing,
     MemoryAPIKeyStore,
     MemoryRevocationStore,
+    RedisRevocationStore,
     TokenService,
     create_api_key,
     hash_api_key,
@@ -33,9 +34,17 @@ from asgi_guard.auth import (
 from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
+from asgi_guard.ratelimit import (
+    Command,
+    Limit,
+    MemoryRateLimitBackend,
+    RateLimitConfig,
+    RedisRateLimitBackend,
+    tiers,
+)
 from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
 from asgi_guard.tenancy import TenancyConfig
-from asgi_guard.webhooks import GenericHMAC, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks import GenericHMAC, RedisReplayStore, TwitchEventSub, WebhookConfig, get_webhook
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
 if TYPE_CHECKING:
@@ -191,7 +200,19 @@ def build_demo(redis_url: str | None = None) -> Demo:
 
     jwt_secret = secrets.token_urlsafe(48)
     keyring = KeyRing.single(jwt_secret, kid="demo-1")
-    revocation = MemoryRevocationStore()
+    revocation: Any
+    replay_store: Any
+    if redis_url:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        revocation = RedisRevocationStore(client)
+        replay_store = RedisReplayStore(client)
+        limiter: Any = RedisRateLimitBackend(client)
+    else:
+        revocation = MemoryRevocationStore()
+        replay_store = None
+        limiter = MemoryRateLimitBackend()
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
     admin_token = tokens.issue_access("admin-1", username="admin", roles=["admin"])
     moderator_token = tokens.issue_access(
@@ -217,6 +238,23 @@ def build_demo(redis_url: str | None = None) -> Demo:
     webhook_secret = secrets.token_hex(32)
     twitch_secret = secrets.token_hex(32)
 
+    # IP limits run before authentication; tiers and the per-command limit after it. Both share one backend.
+    ip_limits = RateLimitConfig(stage="pre_auth", backend=limiter, limits=(Limit(name="ip", rate="1000/minute"),))
+    principal_limits = RateLimitConfig(
+        backend=limiter,
+        limits=(
+            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}),
+            Limit(
+                name="command",
+                rate="10/minute",
+                key="user",
+                paths=("/api/v1/action/execute",),
+                methods=("POST",),
+                command=Command(body_field="command"),
+            ),
+        ),
+    )
+
     configs: list[Any] = [
         EventsConfig(),
         # The demo is reached directly on loopback: trust no proxy, so X-Forwarded-For is ignored.
@@ -231,8 +269,10 @@ def build_demo(redis_url: str | None = None) -> Demo:
             routes={
                 "/webhook/generic": GenericHMAC(secrets=[webhook_secret]),
                 "/webhook/twitch": TwitchEventSub(secrets=[twitch_secret]),
-            }
+            },
+            replay_store=replay_store,
         ),
+        ip_limits,
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
@@ -240,6 +280,7 @@ def build_demo(redis_url: str | None = None) -> Demo:
         ),
         TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
         RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),
+        principal_limits,
         ValidationConfig(
             routes={
                 ("POST", "/api/v1/action/execute"): ExecuteAction,

@@ -117,3 +117,20 @@ async def test_rbac_and_community_scoping() -> None:
     assert not_admin.status_code == 403
     assert missing.status_code == 400
     assert missing.json()["error"] == "missing_community_id"
+
+
+async def test_rate_limit_headers_and_per_command_limit() -> None:
+    """Every response carries X-RateLimit headers; the 11th run of one command in a minute gets 429."""
+    demo = build_demo()
+    headers = {"X-API-Key": demo.api_key, "X-Community-ID": COMMUNITY_ID}
+    body = {"command": "shoutout", "user_id": "twitch:9"}
+    async with _client(demo.app) as client:
+        anonymous = await client.get("/api/v1/profile")
+        statuses = [(await client.post("/api/v1/action/execute", headers=headers, json=body)) for _ in range(11)]
+        other = await client.post("/api/v1/action/execute", headers=headers, json={**body, "command": "uptime"})
+    assert "x-ratelimit-limit" in anonymous.headers
+    assert [r.status_code for r in statuses[:10]] == [200] * 10
+    assert statuses[10].status_code == 429
+    assert statuses[10].json()["error"] == "rate_limit_exceeded"
+    assert int(statuses[10].headers["retry-after"]) > 0
+    assert other.status_code == 200
