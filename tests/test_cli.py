@@ -85,3 +85,10 @@ def test_demo_serves_and_printed_credentials_work(backend: str, fault_redis: Red
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate(timeout=10)
+
+
+def test_token_issue_dispatches(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`token issue` prints a token signed with the secret from the environment."""
+    monkeypatch.setenv("ASGI_GUARD_JWT_SECRET", "s" * 40)
+    assert main(["token", "issue", "--sub", "u1", "--roles", "user"]) == 0
+    assert capsys.readouterr().out.count(".") == 2
