@@ -7,6 +7,7 @@ secret is read from an environment variable.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def _demo(argv: list[str]) -> int:
     sys.path.insert(0, str(examples.parent))
     from examples.community_api import build_demo
 
+    # Show the security log: one JSON line per decision, next to uvicorn's access log.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("security %(message)s"))
+    security = logging.getLogger("asgi_guard.security")
+    security.addHandler(handler)
+    security.setLevel(logging.INFO)
     demo = build_demo(redis_url=args.redis)
     print(demo.banner(f"http://{args.host}:{args.port}"), flush=True)
     uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
 
 SECURITY_LOGGER: Final = "asgi_guard.security"
 
+# A library configures no output of its own (logging HOWTO, "Configuring Logging for a Library"): the
+# application decides where security events go. Without this, Python's last-resort handler would
+# print every denial to stderr of any app that has not configured logging.
+logging.getLogger(SECURITY_LOGGER).addHandler(logging.NullHandler())
+
 
 class EventSink(Protocol):
     """Anything that accepts security events. Must not raise and must not block."""
