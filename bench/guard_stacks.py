@@ -1,0 +1,260 @@
+"""asgi_guard's own stacks: each layer alone, the foundation, and the full stack (memory and Redis).
+
+Written against the public API of DESIGN.md. The layer packages (auth, rbac, tenancy, ratelimit,
+webhooks, validation) are built on other branches; until they are merged, the stacks needing them
+report "not available" with the import error. ADAPT AFTER MERGE: the ``_layer`` builders below are
+the only place that knows each layer's config shape; fix names there and every stack follows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+from typing import Any
+
+from bench.apps import HUGE_LIMIT, JWT_SECRET, PATH, RequestSpec, bare_app, default_request
+from bench.stacks import Built, StackEnv, StackUnavailable, async_redis, register
+
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef"
+PAYLOAD_1K = (b'{"command":"greet","user_id":"user:1","message":"' + b"x" * 960 + b'"}')[:1024]
+
+
+def _import(module: str, *names: str) -> tuple[Any, ...]:
+    """``from module import names``, or :class:`StackUnavailable` naming what is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise StackUnavailable(f"{module} not present yet ({exc})") from exc
+    missing = [name for name in names if not hasattr(mod, name)]
+    if missing:
+        raise StackUnavailable(f"{module} has no {', '.join(missing)} (adapt bench/guard_stacks.py)")
+    return tuple(getattr(mod, name) for name in names)
+
+
+# --- one builder per layer (ADAPT AFTER MERGE) -------------------------------------------------
+
+
+def events_layer() -> Any:
+    (events_config,) = _import("asgi_guard.events", "EventsConfig")
+    return events_config()
+
+
+def client_ip_layer() -> Any:
+    (config,) = _import("asgi_guard.clientip", "ClientIPConfig")
+    return config(trusted_proxies=("127.0.0.1/32",))
+
+
+def security_headers_layer() -> Any:
+    (config,) = _import("asgi_guard.headers", "SecurityHeadersConfig")
+    return config()
+
+
+def jwt_auth_layer(*, cache: bool = True, revocation: bool = False) -> Any:
+    auth_config, jwt_config, jwt_key = _import("asgi_guard.auth", "AuthConfig", "JWTConfig", "JWTKey")
+    options: dict[str, Any] = {"keys": (jwt_key(kid="bench", secret=JWT_SECRET),)}
+    if not cache:
+        options["cache_size"] = 0
+    if revocation:
+        (store,) = _import("asgi_guard.auth", "MemoryRevocationStore")
+        options["revocation"] = store()
+    return auth_config(jwt=jwt_config(**options))
+
+
+def api_key_auth_layer() -> tuple[Any, str]:
+    auth_config, create_api_key, store_cls, record_cls = _import(
+        "asgi_guard.auth", "AuthConfig", "create_api_key", "MemoryAPIKeyStore", "APIKeyRecord"
+    )
+    key = create_api_key()
+    store = store_cls()
+    store.add(record_cls.new(key, name="bench", owner_id="user:1", permissions=frozenset({"profile:view"})))
+    return auth_config(api_keys=store), key
+
+
+def tenancy_layer() -> Any:
+    (config,) = _import("asgi_guard.tenancy", "TenancyConfig")
+    return config(required_paths=(PATH,))
+
+
+def rbac_layer(*, rules: int = 1, roles: int = 0) -> Any:
+    (config,) = _import("asgi_guard.rbac", "RBACConfig")
+    policies: list[tuple[tuple[str, ...], str, str]] = [(("GET",), PATH, "profile:view")]
+    policies += [(("GET", "POST"), f"/api/v1/r{i}/{{item_id}}/action", f"res{i}:act") for i in range(rules - 1)]
+    extra_roles = {f"role{i}": (f"res{i}:act", *(f"role{i - 1}",) * (i > 0)) for i in range(roles)}
+    options: dict[str, Any] = {"policies": tuple(policies)}
+    if extra_roles:
+        options["roles"] = extra_roles
+    return config(**options)
+
+
+def rate_limit_layer(env: StackEnv | None) -> tuple[Any, Any]:
+    """The principal limits (tier + per-command) on the memory backend, or on Redis when ``env`` has one."""
+    config, limit = _import("asgi_guard.ratelimit", "RateLimitConfig", "Limit")
+    client = None
+    if env is not None:
+        (backend_cls,) = _import("asgi_guard.ratelimit", "RedisBackend")
+        client = async_redis(env)
+        backend = backend_cls(client)
+    else:
+        (backend_cls,) = _import("asgi_guard.ratelimit", "MemoryBackend")
+        backend = backend_cls()
+    limits = (limit(name="user", rate=f"{HUGE_LIMIT}/minute", key="user"),)
+    return config(limits=limits, backend=backend), client
+
+
+def webhook_layer() -> Any:
+    config, generic = _import("asgi_guard.webhooks", "WebhookConfig", "GenericHMAC")
+    return config(routes={PATH: generic(secrets=(WEBHOOK_SECRET,))})
+
+
+def validation_layer() -> Any:
+    import msgspec
+
+    (config,) = _import("asgi_guard.validation", "ValidationConfig")
+
+    class Action(msgspec.Struct, forbid_unknown_fields=True):
+        command: str
+        user_id: str
+        message: str
+
+    return config(routes={("POST", PATH): Action})
+
+
+def _guard(*configs: Any) -> Any:
+    (guard,) = _import("asgi_guard", "guard")
+    return guard(bare_app(), *configs)
+
+
+def _names(*configs: Any) -> tuple[str, ...]:
+    return tuple(type(config).__name__ for config in configs)
+
+
+def _post(headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> RequestSpec:
+    base = (
+        (b"host", b"127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    )
+    return RequestSpec(method="POST", headers=base + headers, body=(body,))
+
+
+# --- stacks ------------------------------------------------------------------------------------
+
+
+@register("asgi_guard foundation only", group="asgi_guard", note="events + client ip + security headers, as merged")
+async def foundation(env: StackEnv) -> Built:
+    configs = [events_layer()]
+    for optional in (client_ip_layer, security_headers_layer):
+        try:
+            configs.append(optional())
+        except StackUnavailable:
+            continue
+    return Built(_guard(*configs), layers=_names(*configs))
+
+
+@register("asgi_guard events", group="asgi_guard", note="request id + event routing alone")
+async def events_alone(env: StackEnv) -> Built:
+    config = events_layer()
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard security headers", group="asgi_guard")
+async def headers_alone(env: StackEnv) -> Built:
+    config = security_headers_layer()
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard client ip", group="asgi_guard")
+async def client_ip_alone(env: StackEnv) -> Built:
+    config = client_ip_layer()
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard auth: JWT, no cache", group="asgi_guard")
+async def jwt_no_cache(env: StackEnv) -> Built:
+    config = jwt_auth_layer(cache=False)
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard auth: JWT, cached", group="asgi_guard")
+async def jwt_cached(env: StackEnv) -> Built:
+    config = jwt_auth_layer(cache=True)
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard auth: JWT + revocation", group="asgi_guard", note="revoked set in memory: no round trip")
+async def jwt_revocation(env: StackEnv) -> Built:
+    config = jwt_auth_layer(cache=True, revocation=True)
+    return Built(_guard(config), layers=_names(config))
+
+
+@register("asgi_guard auth: API key (memory)", group="asgi_guard")
+async def api_key(env: StackEnv) -> Built:
+    config, key = api_key_auth_layer()
+    request = RequestSpec(headers=((b"host", b"127.0.0.1:8000"), (b"x-api-key", key.encode())))
+    return Built(_guard(config), request=request, layers=_names(config))
+
+
+@register("asgi_guard rbac (1000 rules, 50 roles)", group="asgi_guard", note="JWT (cached) + RBAC")
+async def rbac_big(env: StackEnv) -> Built:
+    configs = (jwt_auth_layer(), rbac_layer(rules=1000, roles=50))
+    return Built(_guard(*configs), layers=_names(*configs))
+
+
+@register("asgi_guard tenancy", group="asgi_guard", note="JWT (cached) + community scope")
+async def tenancy(env: StackEnv) -> Built:
+    configs = (jwt_auth_layer(), tenancy_layer())
+    return Built(_guard(*configs), layers=_names(*configs))
+
+
+@register("asgi_guard rate limit (memory)", group="asgi_guard", note="JWT (cached) + principal limit")
+async def ratelimit_memory(env: StackEnv) -> Built:
+    limiter, _ = rate_limit_layer(None)
+    configs = (jwt_auth_layer(), limiter)
+    return Built(_guard(*configs), layers=_names(*configs))
+
+
+@register("asgi_guard rate limit (redis)", group="asgi_guard", redis=True, note="JWT (cached) + principal limit")
+async def ratelimit_redis(env: StackEnv) -> Built:
+    limiter, client = rate_limit_layer(env)
+    configs = (jwt_auth_layer(), limiter)
+    return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
+
+
+@register("asgi_guard webhooks: generic HMAC, 1 KiB", group="asgi_guard", note="POST, body buffered and replayed")
+async def webhook(env: StackEnv) -> Built:
+    config = webhook_layer()
+    signature = hmac.new(WEBHOOK_SECRET.encode(), PAYLOAD_1K, hashlib.sha256).hexdigest()
+    request = _post(((b"x-webhook-signature", signature.encode()),), PAYLOAD_1K)
+    return Built(_guard(config), request=request, layers=_names(config))
+
+
+@register("asgi_guard validation: 1 KiB payload", group="asgi_guard", note="POST, one msgspec decode")
+async def validation(env: StackEnv) -> Built:
+    config = validation_layer()
+    return Built(_guard(config), request=_post((), PAYLOAD_1K), layers=_names(config))
+
+
+def _full(env: StackEnv | None) -> tuple[tuple[Any, ...], Any]:
+    limiter, client = rate_limit_layer(env)
+    configs = (events_layer(), security_headers_layer(), jwt_auth_layer(), tenancy_layer(), rbac_layer(), limiter)
+    return configs, client
+
+
+@register(
+    "asgi_guard full (memory)",
+    group="asgi_guard",
+    note="events + headers + JWT + community + RBAC + rate limit, memory backend",
+)
+async def full_memory(env: StackEnv) -> Built:
+    configs, _ = _full(None)
+    return Built(_guard(*configs), request=default_request(), layers=_names(*configs))
+
+
+@register("asgi_guard full (redis)", group="asgi_guard", redis=True, note="the same, rate limit on Redis")
+async def full_redis(env: StackEnv) -> Built:
+    configs, client = _full(env)
+    return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
+
+
+__all__ = ("PAYLOAD_1K", "WEBHOOK_SECRET")
