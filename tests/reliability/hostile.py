@@ -1,0 +1,276 @@
+"""Hostile requests (hypothesis strategies) and the in-process driver that sends them.
+
+A request is raw ASGI: any header bytes (duplicated, non-latin-1, huge, upper-cased names), any
+method and path, a body split into random chunks, and optionally a client that disconnects after
+some chunks. The driver behaves like a server: it hands out the chunks, then blocks ``receive``
+until the response is complete, and treats an escaping exception as the 500 a server would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+from hypothesis import strategies as st
+
+from asgi_guard.errors import ErrorCode
+from tests.reliability.layers import ACTION_PATH, LAYERS, ROUTES, LayerSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+GENERIC_HOSTILE: Final[tuple[bytes, ...]] = (
+    b"",
+    b" ",
+    b"\x00",
+    b"\xff\xfe\xfd",
+    "é中\u2028".encode(),
+    b"\r\nX-Injected: yes",
+    b"A" * 8192,
+    b"B" * 70_000,
+    b"null",
+    b"-1",
+    b"9" * 64,
+    b"%00%0d%0a",
+    b"../../etc/passwd",
+    b"<script>alert(1)</script>",
+)
+"""Values tried on every header, whatever its meaning."""
+
+OTHER_HEADERS: Final[dict[bytes, tuple[bytes, ...]]] = {
+    b"content-type": (b"application/json", b"text/plain", b"application/json; charset=utf-16", b"multipart/x"),
+    b"content-length": (b"0", b"5", b"-1", b"abc", b"99999999999999999999", b"1024"),
+    b"x-forwarded-for": (b"1.2.3.4", b"1.2.3.4, 10.0.0.1", b"::1", b"not-an-ip", b"1.2.3.4," * 500),
+    b"forwarded": (b"for=1.2.3.4", b'for="[::1]:80";proto=https', b"for=", b";;;"),
+    b"user-agent": (b"curl/8", b"\r\nforged log line", b"U" * 5000),
+    b"transfer-encoding": (b"chunked", b"gzip, chunked"),
+}
+
+BODIES: Final[tuple[bytes, ...]] = (
+    b"",
+    b'{"command": "greet", "user_id": "user:1"}',
+    b'{"command": "greet", "user_id": "user:1", "extra": true}',
+    b'{"command": 1, "user_id": null}',
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a": ' * 2000 + b"1" + b"}" * 2000,
+    b"\xff\xfe{not json",
+    b'{"command": "' + b"x" * 60_000 + b'"}',
+    b"1e999999",
+)
+
+METHODS: Final = ("GET", "GET", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "get", "BREW", "")
+ALLOWED_STATUSES: Final = frozenset({200, 400, 401, 403, 409, 413, 415, 429})
+ERROR_CODES: Final = frozenset(code.value for code in ErrorCode)
+
+
+@dataclass
+class HostileRequest:
+    """One request as the server would hand it over."""
+
+    method: str
+    path: str
+    headers: list[tuple[bytes, bytes]]
+    chunks: list[bytes]
+    disconnect_after: int | None = None
+    query_string: bytes = b""
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    def scope(self) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": self.method,
+            "scheme": "http",
+            "path": self.path,
+            "raw_path": self.path.encode("utf-8", "surrogateescape"),
+            "root_path": "",
+            "query_string": self.query_string,
+            "headers": list(self.headers),
+            "client": ("203.0.113.9", 40000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+
+
+# Strategies are built once: building them per draw costs more than running the request.
+_PLAN: Final = st.tuples(st.integers(0, 5), st.integers(0, 1 << 16), st.integers(0, 1 << 16))
+_METHOD: Final = st.sampled_from(METHODS)
+_PATH: Final = st.one_of(
+    st.sampled_from(ROUTES),
+    st.sampled_from(ROUTES),
+    st.sampled_from([route + "/" for route in ROUTES]),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40).map(lambda p: "/" + p),
+)
+_BODY: Final = st.one_of(st.sampled_from(BODIES), st.binary(max_size=256))
+_EXTRA: Final = st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=40)), max_size=3)
+_CUTS: Final = st.lists(st.integers(0, 1 << 20), max_size=4)
+_DISCONNECT: Final = st.one_of(st.none(), st.none(), st.none(), st.integers(0, 8))
+_QUERY: Final = st.sampled_from([b"", b"a=1", b"token=" + b"x" * 50, b"%ff%fe"])
+_BITS: Final = st.integers(0, (1 << 32) - 1)
+
+
+def header_values(plan: tuple[int, int, int], valid: list[bytes], hostile: list[bytes]) -> list[bytes]:
+    """0, 1 or 2 values for one header: absent, valid (most often), hostile, or duplicated."""
+    mode, i, j = plan
+    bad = [*hostile, *GENERIC_HOSTILE]
+    good = valid or bad
+    if mode == 0:
+        return []
+    if mode <= 3:
+        return [good[i % len(good)]]
+    if mode == 4:
+        return [bad[i % len(bad)]]
+    return [good[i % len(good)], good[j % len(good)] if j % 2 else bad[j % len(bad)]]
+
+
+def split(body: bytes, cuts: list[int]) -> list[bytes]:
+    """``body`` cut at the given points (modulo its length): the chunks of a streamed upload."""
+    points = sorted(cut % (len(body) + 1) for cut in cuts)
+    return [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+
+
+@st.composite
+def hostile_requests(draw: Callable[..., Any], layers: tuple[LayerSpec, ...] = LAYERS) -> HostileRequest:
+    """A hostile request built around the known layers' headers (see :mod:`tests.reliability.layers`)."""
+    method = draw(_METHOD)
+    path = draw(_PATH)
+    body = draw(_BODY)
+    bits = draw(_BITS)
+    if path == ACTION_PATH and bits & 1:
+        body = BODIES[1]
+    headers: list[tuple[bytes, bytes]] = []
+    for spec in layers:
+        for name in sorted(set(spec.valid) | set(spec.hostile)):
+            valid = spec.valid[name](body) if name in spec.valid else []
+            headers += [(name, value) for value in header_values(draw(_PLAN), valid, spec.hostile.get(name, []))]
+    for index, (name, choices) in enumerate(OTHER_HEADERS.items()):
+        if bits >> (index + 1) & 1:
+            headers.append((name, choices[(bits >> 12) % len(choices)]))
+    if bits >> 10 & 1:
+        headers.append((b"content-length", str(len(body)).encode()))
+    headers += draw(_EXTRA)
+    random.Random(bits).shuffle(headers)
+    if bits >> 28 & 7 == 0:  # a raw ASGI caller need not lower-case names
+        headers = [(name.upper(), value) for name, value in headers]
+    chunks = split(body, draw(_CUTS))
+    disconnect = draw(_DISCONNECT)
+    disconnect_after = None if disconnect is None else min(disconnect, len(chunks))
+    return HostileRequest(method, path, headers, chunks, disconnect_after, draw(_QUERY))
+
+
+@dataclass
+class Outcome:
+    """What the stack did with one request."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    reached_app: bool = False
+    body_seen: bytes | None = None
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> dict[str, Any] | None:
+        return next((m for m in self.messages if m["type"] == "http.response.start"), None)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
+
+
+def terminal_app(layers: list[LayerSpec], outcomes: list[Outcome]) -> Any:
+    """The protected app: reads the body, runs every active layer's ``admits`` check, answers 200."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        outcome = outcomes[-1]
+        outcome.reached_app = True
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        outcome.body_seen = body = b"".join(chunks)
+        for spec in layers:
+            problem = spec.admits(scope, body)
+            if problem is not None:
+                outcome.violations.append(f"{spec.name}: {problem}")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    return app
+
+
+async def exercise(stack: Any, request: HostileRequest, outcomes: list[Outcome], timeout: float = 10.0) -> Outcome:
+    """Send ``request`` through ``stack`` like a server would; exceptions propagate (they are 500s)."""
+    outcome = Outcome()
+    outcomes.append(outcome)
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(request.chunks) - 1}
+        for index, chunk in enumerate(request.chunks or [b""])
+    ]
+    if request.disconnect_after is not None:
+        messages = messages[: request.disconnect_after]
+    finished = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        if request.disconnect_after is None:
+            await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        outcome.messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            finished.set()
+
+    await asyncio.wait_for(stack(request.scope(), receive, send), timeout)
+    return outcome
+
+
+def problems(request: HostileRequest, outcome: Outcome, layers: list[LayerSpec]) -> list[str]:
+    """Everything wrong with how the stack handled ``request`` (empty when all is well)."""
+    found = list(outcome.violations)
+    start = outcome.start
+    complete = request.disconnect_after is None or request.disconnect_after >= len(request.chunks or [b""])
+    if start is None:
+        if complete and not outcome.reached_app:
+            found.append("no response to a client that stayed")
+        elif complete and outcome.body_seen is not None:
+            found.append("the app was reached but no response was sent")
+        return found
+    status = start["status"]
+    if status not in ALLOWED_STATUSES:
+        found.append(f"status {status}")
+    if status != 200:
+        if outcome.reached_app and outcome.body_seen is not None:
+            found.append(f"the app answered but the client got {status}")
+        try:
+            error = msgspec.json.decode(outcome.body).get("error")
+        except (msgspec.DecodeError, AttributeError):
+            error = None
+        if error not in ERROR_CODES:
+            found.append(f"denial {status} without a stable error code: {outcome.body[:200]!r}")
+    if outcome.body_seen is not None and outcome.body_seen != request.body:
+        found.append("the app received different body bytes than the client sent")
+    for name, value in start.get("headers", []):
+        if b"\r" in value or b"\n" in value:
+            found.append(f"response header {name!r} carries CR/LF")
+    if any(spec.name == "events" for spec in layers):
+        echoed = [value for name, value in start.get("headers", []) if name.lower() == b"x-request-id"]
+        if len(echoed) != 1 or not echoed[0] or len(echoed[0]) > 128:
+            found.append(f"x-request-id echoed as {echoed!r}")
+    return found
+
+
+__all__ = ("HostileRequest", "Outcome", "exercise", "hostile_requests", "problems", "terminal_app")
