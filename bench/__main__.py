@@ -48,12 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+NOT_BENCHMARKS = frozenset({"asgi_guard exact limit (redis)"})
+"""Stacks registered for the load/fault script only."""
+
+
 def select(args: argparse.Namespace) -> list[Stack]:
     wanted = [part for part in args.stack if part]
     stacks = [
         stack
         for stack in all_stacks().values()
-        if (not wanted or any(part in stack.name for part in wanted)) and not (args.no_redis and stack.redis)
+        if (not wanted or any(part in stack.name for part in wanted))
+        and not (args.no_redis and stack.redis)
+        and stack.name not in NOT_BENCHMARKS
     ]
     if wanted and not any(stack.name == inproc.BASELINE for stack in stacks):
         stacks.insert(0, all_stacks()[inproc.BASELINE])  # every ratio needs the bare app of the same run

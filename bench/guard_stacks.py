@@ -87,8 +87,8 @@ def rbac_layer(*, rules: int = 1, roles: int = 0) -> Any:
     return config(**options)
 
 
-def rate_limit_layer(env: StackEnv | None) -> tuple[Any, Any]:
-    """The principal limits (tier + per-command) on the memory backend, or on Redis when ``env`` has one."""
+def rate_limit_layer(env: StackEnv | None, *, rate: str = f"{HUGE_LIMIT}/minute") -> tuple[Any, Any]:
+    """A per-user limit on the memory backend, or on Redis when ``env`` has one."""
     config, limit = _import("asgi_guard.ratelimit", "RateLimitConfig", "Limit")
     client = None
     if env is not None:
@@ -98,7 +98,7 @@ def rate_limit_layer(env: StackEnv | None) -> tuple[Any, Any]:
     else:
         (backend_cls,) = _import("asgi_guard.ratelimit", "MemoryBackend")
         backend = backend_cls()
-    limits = (limit(name="user", rate=f"{HUGE_LIMIT}/minute", key="user"),)
+    limits = (limit(name="user", rate=rate, key="user"),)
     return config(limits=limits, backend=backend), client
 
 
@@ -235,6 +235,22 @@ async def validation(env: StackEnv) -> Built:
     return Built(_guard(config), request=_post((), PAYLOAD_1K), layers=_names(config))
 
 
+EXACT_RATE = "300/minute"
+"""The tight limit of the exactness stack (:mod:`bench.load_faults`)."""
+
+
+@register(
+    "asgi_guard exact limit (redis)",
+    group="asgi_guard",
+    redis=True,
+    note=f"JWT + one {EXACT_RATE} user limit: for the cross-process exactness check, not a benchmark",
+)
+async def exact_limit(env: StackEnv) -> Built:
+    limiter, client = rate_limit_layer(env, rate=EXACT_RATE)
+    configs = (jwt_auth_layer(), limiter)
+    return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
+
+
 def _full(env: StackEnv | None) -> tuple[tuple[Any, ...], Any]:
     limiter, client = rate_limit_layer(env)
     configs = (events_layer(), security_headers_layer(), jwt_auth_layer(), tenancy_layer(), rbac_layer(), limiter)
@@ -257,4 +273,4 @@ async def full_redis(env: StackEnv) -> Built:
     return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
 
 
-__all__ = ("PAYLOAD_1K", "WEBHOOK_SECRET")
+__all__ = ("EXACT_RATE", "PAYLOAD_1K", "WEBHOOK_SECRET")

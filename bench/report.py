@@ -27,7 +27,7 @@ TITLE = (
 )
 
 
-def machine() -> list[str]:
+def machine(command: str = "python -m bench") -> list[str]:
     """One bullet per fact about the machine and the software."""
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -49,7 +49,7 @@ def machine() -> list[str]:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
         f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- command: `{' '.join(['python', '-m', 'bench', *sys.argv[1:]])}`",
+        f"- command: `{' '.join([command, *sys.argv[1:]])}`",
         f"- machine: {cpu}, {os.cpu_count()} logical CPUs, load average at start {load}",
         f"- {platform.system()} {platform.release()}, Python {platform.python_version()}",
         f"- redis-server {redis_version}; {wrk_version}",
