@@ -24,10 +24,13 @@ if TYPE_CHECKING:
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"
 """HS256 secret shared by every JWT-checking stack (>= 32 bytes, as asgi_guard requires)."""
 
+JWT_KID = "bench"
+"""The ``kid`` every bench token carries (asgi_guard's key ring refuses tokens without a known kid)."""
+
 COMMUNITY_ID = "42"
 USER_ID = "user:1"
 PATH = "/api/v1/profile"
-HUGE_LIMIT = 1_000_000_000
+HUGE_LIMIT = 1_000_000
 """Per-minute limit used by every rate limiter: the bench measures the admit path, never a 429."""
 
 
@@ -45,7 +48,7 @@ def make_token(*, secret: str = JWT_SECRET, ttl: int = 12 * 3600, roles: tuple[s
         "jti": uuid.uuid4().hex,
         "type": "access",
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": JWT_KID})
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def bare_app() -> Starlette:
 __all__ = (
     "COMMUNITY_ID",
     "HUGE_LIMIT",
+    "JWT_KID",
     "JWT_SECRET",
     "PATH",
     "USER_ID",

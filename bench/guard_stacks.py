@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
+import time
 from typing import Any
 
-from bench.apps import HUGE_LIMIT, JWT_SECRET, PATH, RequestSpec, bare_app, default_request
+from bench.apps import HUGE_LIMIT, JWT_KID, JWT_SECRET, PATH, USER_ID, RequestSpec, bare_app, default_request
 from bench.stacks import Built, StackEnv, StackUnavailable, async_redis, register
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef"
-PAYLOAD_1K = (b'{"command":"greet","user_id":"user:1","message":"' + b"x" * 960 + b'"}')[:1024]
+_HEAD = b'{"user_id":"twitch:12345","command":"greet","args":["a","b"],"message":"'
+PAYLOAD_1K = _HEAD + b"hello " * ((1024 - len(_HEAD) - 2) // 6) + b"x" * ((1024 - len(_HEAD) - 2) % 6) + b'"}'
+"""A 1 KiB ``ExecuteAction`` body (the validation layer's seed schema; the message gets sanitised)."""
 
 
 def _import(module: str, *names: str) -> tuple[Any, ...]:
@@ -32,7 +35,7 @@ def _import(module: str, *names: str) -> tuple[Any, ...]:
     return tuple(getattr(mod, name) for name in names)
 
 
-# --- one builder per layer (ADAPT AFTER MERGE) -------------------------------------------------
+# --- one builder per layer (checked against the layer branches as of this commit) ----------------
 
 
 def events_layer() -> Any:
@@ -47,44 +50,71 @@ def client_ip_layer() -> Any:
 
 def security_headers_layer() -> Any:
     (config,) = _import("asgi_guard.headers", "SecurityHeadersConfig")
-    return config()
+    return config.strict_api()
 
 
-def jwt_auth_layer(*, cache: bool = True, revocation: bool = False) -> Any:
-    auth_config, jwt_config, jwt_key = _import("asgi_guard.auth", "AuthConfig", "JWTConfig", "JWTKey")
-    options: dict[str, Any] = {"keys": (jwt_key(kid="bench", secret=JWT_SECRET),)}
-    if not cache:
-        options["cache_size"] = 0
-    if revocation:
-        (store,) = _import("asgi_guard.auth", "MemoryRevocationStore")
-        options["revocation"] = store()
-    return auth_config(jwt=jwt_config(**options))
+def jwt_auth_layer(*, cache: bool = True, revocation: Any = None) -> Any:
+    """JWT authentication; revocation is always checked (in memory unless a store is given)."""
+    auth_config, jwt_auth, keyring, memory_revocation = _import(
+        "asgi_guard.auth", "AuthConfig", "JWTAuth", "KeyRing", "MemoryRevocationStore"
+    )
+    jwt = jwt_auth(
+        keyring=keyring.single(JWT_SECRET.encode(), kid=JWT_KID),
+        revocation=revocation if revocation is not None else memory_revocation(),
+        issuer=None,
+        audience=None,
+        cache_size=10_000 if cache else 0,
+    )
+    return auth_config(jwt=jwt)
 
 
 def api_key_auth_layer() -> tuple[Any, str]:
-    auth_config, create_api_key, store_cls, record_cls = _import(
-        "asgi_guard.auth", "AuthConfig", "create_api_key", "MemoryAPIKeyStore", "APIKeyRecord"
+    auth_config, api_key_auth, create_api_key, hash_api_key, store_cls, record_cls = _import(
+        "asgi_guard.auth",
+        "AuthConfig",
+        "APIKeyAuth",
+        "create_api_key",
+        "hash_api_key",
+        "MemoryAPIKeyStore",
+        "APIKeyRecord",
     )
     key = create_api_key()
-    store = store_cls()
-    store.add(record_cls.new(key, name="bench", owner_id="user:1", permissions=frozenset({"profile:view"})))
-    return auth_config(api_keys=store), key
+    record = record_cls(
+        key_hash=hash_api_key(key), name="bench", owner_id=USER_ID, permissions=frozenset({"profile:view"})
+    )
+    return auth_config(api_key=api_key_auth(store=store_cls([record]))), key
 
 
 def tenancy_layer() -> Any:
     (config,) = _import("asgi_guard.tenancy", "TenancyConfig")
-    return config(required_paths=(PATH,))
+    return config(routes=(PATH,))
 
 
 def rbac_layer(*, rules: int = 1, roles: int = 0) -> Any:
-    (config,) = _import("asgi_guard.rbac", "RBACConfig")
-    policies: list[tuple[tuple[str, ...], str, str]] = [(("GET",), PATH, "profile:view")]
-    policies += [(("GET", "POST"), f"/api/v1/r{i}/{{item_id}}/action", f"res{i}:act") for i in range(rules - 1)]
-    extra_roles = {f"role{i}": (f"res{i}:act", *(f"role{i - 1}",) * (i > 0)) for i in range(roles)}
-    options: dict[str, Any] = {"policies": tuple(policies)}
-    if extra_roles:
-        options["roles"] = extra_roles
-    return config(**options)
+    """The profile route needs ``profile:view``; ``rules - 1`` further templated policies and ``roles``
+    extra roles (chains of five) make the tables realistically large."""
+    config, policy, role, default_roles = _import(
+        "asgi_guard.rbac", "RBACConfig", "RoutePolicy", "Role", "DEFAULT_ROLES"
+    )
+    policies = [policy(path=PATH, methods=("GET",), permissions=("profile:view",))]
+    policies += [
+        policy(
+            path=f"/api/v1/communities/{{community_id}}/res{i}/{{item}}",
+            methods=("GET",),
+            permissions=(f"res{i % max(roles, 1)}:read",),
+        )
+        for i in range(rules - 1)
+    ]
+    extra = [
+        role(
+            name=f"role{i}",
+            permissions=(f"res{i}:read", f"res{i}:write"),
+            inherits=() if i % 5 == 0 else (f"role{i - 1}",),
+        )
+        for i in range(roles)
+    ]
+    hierarchy = default_roles.with_roles(*extra) if extra else default_roles
+    return config(roles=hierarchy, policies=tuple(policies))
 
 
 def rate_limit_layer(env: StackEnv | None, *, rate: str = f"{HUGE_LIMIT}/minute") -> tuple[Any, Any]:
@@ -92,11 +122,11 @@ def rate_limit_layer(env: StackEnv | None, *, rate: str = f"{HUGE_LIMIT}/minute"
     config, limit = _import("asgi_guard.ratelimit", "RateLimitConfig", "Limit")
     client = None
     if env is not None:
-        (backend_cls,) = _import("asgi_guard.ratelimit", "RedisBackend")
+        (backend_cls,) = _import("asgi_guard.ratelimit", "RedisRateLimitBackend")
         client = async_redis(env)
         backend = backend_cls(client)
     else:
-        (backend_cls,) = _import("asgi_guard.ratelimit", "MemoryBackend")
+        (backend_cls,) = _import("asgi_guard.ratelimit", "MemoryRateLimitBackend")
         backend = backend_cls()
     limits = (limit(name="user", rate=rate, key="user"),)
     return config(limits=limits, backend=backend), client
@@ -108,16 +138,8 @@ def webhook_layer() -> Any:
 
 
 def validation_layer() -> Any:
-    import msgspec
-
-    (config,) = _import("asgi_guard.validation", "ValidationConfig")
-
-    class Action(msgspec.Struct, forbid_unknown_fields=True):
-        command: str
-        user_id: str
-        message: str
-
-    return config(routes={("POST", PATH): Action})
+    config, schema = _import("asgi_guard.validation", "ValidationConfig", "ExecuteAction")
+    return config(routes={("POST", PATH): schema})
 
 
 def _guard(*configs: Any) -> Any:
@@ -182,10 +204,25 @@ async def jwt_cached(env: StackEnv) -> Built:
     return Built(_guard(config), layers=_names(config))
 
 
-@register("asgi_guard auth: JWT + revocation", group="asgi_guard", note="revoked set in memory: no round trip")
-async def jwt_revocation(env: StackEnv) -> Built:
-    config = jwt_auth_layer(cache=True, revocation=True)
-    return Built(_guard(config), layers=_names(config))
+@register(
+    "asgi_guard auth: JWT + Redis revocation",
+    group="asgi_guard",
+    redis=True,
+    note="cached JWT, revoked set mirrored from Redis pub/sub: the check costs no round trip",
+)
+async def jwt_redis_revocation(env: StackEnv) -> Built:
+    (store_cls,) = _import("asgi_guard.auth", "RedisRevocationStore")
+    client = async_redis(env)
+    store = store_cls(client)
+    await store.start()
+    await store.revoke("bench-some-other-token", time.time() + 3600)
+    config = jwt_auth_layer(cache=True, revocation=store)
+
+    async def close() -> None:
+        await store.aclose()
+        await client.aclose()
+
+    return Built(_guard(config), layers=(*_names(config), "RedisRevocationStore"), close=close)
 
 
 @register("asgi_guard auth: API key (memory)", group="asgi_guard")
