@@ -16,6 +16,7 @@ from typing import Final
 import jwt
 
 JWT_SECRET: Final = "reliability-jwt-secret-5a0c1e7b9d2f4a6c8e0b1d3f5a7c9e1b"
+JWT_KID: Final = "reliability"
 OTHER_SECRET: Final = "reliability-wrong-secret-00000000000000000000000000000"
 WEBHOOK_SECRET: Final = "reliability-webhook-secret-7f3e9a1c5b2d8e4f6a0c"
 COMMUNITY: Final = "42"
@@ -37,7 +38,7 @@ def _token(secret: str, **overrides: object) -> str:
     }
     claims.update(overrides)
     claims = {key: value for key, value in claims.items() if value is not None}
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": JWT_KID})
 
 
 def _b64(data: bytes) -> str:
@@ -49,6 +50,9 @@ VALID_TOKEN: Final = _token(JWT_SECRET)
 
 ADMIN_TOKEN: Final = _token(JWT_SECRET, sub="user:0", roles=["admin"], communities={})
 
+NON_MEMBER_TOKEN: Final = _token(JWT_SECRET, sub="user:2", communities={OTHER_COMMUNITY: []})
+"""A valid token of a user who is not a member of :data:`COMMUNITY`: only tenancy may refuse it."""
+
 HOSTILE_TOKENS: Final = (
     _token(OTHER_SECRET),  # signed with another secret
     _token(JWT_SECRET, exp=int(time.time()) - 7200),  # expired
@@ -57,7 +61,7 @@ HOSTILE_TOKENS: Final = (
     _token(JWT_SECRET, exp="tomorrow"),  # non-numeric exp
     _token(JWT_SECRET, type="refresh"),  # refresh used as access
     _token(JWT_SECRET, jti=None),  # no jti
-    _token(JWT_SECRET, communities={OTHER_COMMUNITY: []}),  # valid, but not a member of COMMUNITY
+    jwt.encode({"sub": "user:1", "exp": FAR_FUTURE, "iat": 1, "jti": "j", "type": "access"}, JWT_SECRET),  # no kid
     _b64(b'{"alg":"none","typ":"JWT"}') + "." + VALID_TOKEN.split(".")[1] + ".",  # alg none
     _b64(json.dumps({"alg": "HS256", "kid": "../../etc/passwd"}).encode())
     + "."
@@ -68,7 +72,7 @@ HOSTILE_TOKENS: Final = (
     VALID_TOKEN.replace(".", "..", 1),  # malformed compact form
     VALID_TOKEN + ".extra",  # four segments
 )
-"""Tokens that must never reach the app (except the not-a-member one, which only tenancy refuses)."""
+"""Tokens that must never reach the app."""
 
 
 def webhook_signature(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
@@ -90,7 +94,9 @@ __all__ = (
     "ADMIN_TOKEN",
     "COMMUNITY",
     "HOSTILE_TOKENS",
+    "JWT_KID",
     "JWT_SECRET",
+    "NON_MEMBER_TOKEN",
     "OTHER_COMMUNITY",
     "OTHER_SECRET",
     "VALID_TOKEN",

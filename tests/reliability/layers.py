@@ -10,13 +10,14 @@ A layer is active when its package is present (``importlib.util.find_spec``). Wh
 its config is built for real: a config that no longer matches the layer's API fails loudly rather
 than quietly dropping the layer.
 
-ADD OR ADAPT LAYERS AFTER MERGING: the :data:`LAYERS` list below is the one place to edit. The
-entries for auth, tenancy, rbac, rate limiting, webhooks and validation are written against the
-DESIGN.md API and must be checked against the merged code.
+ADD OR ADAPT LAYERS HERE: the :data:`LAYERS` list at the end is the one place to edit. The entries
+for auth, tenancy, rbac, rate limiting, webhooks and validation follow those layers' own branches
+(checked against a trial merge of all branches); re-check them after the real merge.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import re
@@ -32,7 +33,9 @@ from tests.reliability.credentials import (
     ADMIN_TOKEN,
     COMMUNITY,
     HOSTILE_TOKENS,
+    JWT_KID,
     JWT_SECRET,
+    NON_MEMBER_TOKEN,
     OTHER_COMMUNITY,
     VALID_TOKEN,
     WEBHOOK_SECRET,
@@ -47,7 +50,9 @@ WEBHOOK_PATH: Final = "/webhook/generic"
 ACTION_PATH: Final = "/api/v1/action/execute"
 ADMIN_PATH: Final = "/api/v1/admin/users"
 PROFILE_PATH: Final = "/api/v1/profile"
-ROUTES: Final = (PROFILE_PATH, ADMIN_PATH, ACTION_PATH, WEBHOOK_PATH, f"/api/v1/communities/{COMMUNITY}/moderate")
+MODERATE_TEMPLATE: Final = "/api/v1/communities/{community_id}/moderate"
+MODERATE_PATH: Final = f"/api/v1/communities/{COMMUNITY}/moderate"
+ROUTES: Final = (PROFILE_PATH, ADMIN_PATH, ACTION_PATH, WEBHOOK_PATH, MODERATE_PATH, "/api/v1/communities/43/moderate")
 
 
 @dataclass(frozen=True)
@@ -107,23 +112,62 @@ EVENTS = LayerSpec(
 )
 
 
-# --- authentication (issue 3): ADAPT AFTER MERGE -----------------------------------------------
+# --- authentication (issue 3) -----------------------------------------------------------------
+
+
+@functools.cache
+def valid_api_key() -> str | None:
+    """A well-formed key (its checksum needs the auth package), or ``None`` before auth is merged."""
+    if importlib.util.find_spec("asgi_guard.auth") is None:
+        return None
+    return str(importlib.import_module("asgi_guard.auth").create_api_key())
 
 
 def _auth_config() -> Any:
-    from asgi_guard.auth import AuthConfig, JWTConfig, JWTKey  # type: ignore[import-not-found,unused-ignore]
+    from asgi_guard.auth import (  # type: ignore[import-not-found,unused-ignore]
+        APIKeyAuth,
+        APIKeyRecord,
+        AuthConfig,
+        JWTAuth,
+        KeyRing,
+        MemoryAPIKeyStore,
+        MemoryRevocationStore,
+        hash_api_key,
+    )
 
-    return AuthConfig(jwt=JWTConfig(keys=(JWTKey(kid="reliability", secret=JWT_SECRET),)))
+    key = valid_api_key()
+    assert key is not None
+    record = APIKeyRecord(key_hash=hash_api_key(key), owner_id="user:3", permissions=frozenset({"profile:view"}))
+    return AuthConfig(
+        jwt=JWTAuth(
+            keyring=KeyRing.single(JWT_SECRET.encode(), kid=JWT_KID),
+            revocation=MemoryRevocationStore(),
+            issuer=None,
+            audience=None,
+        ),
+        api_key=APIKeyAuth(store=MemoryAPIKeyStore([record]), last_used_interval=0),
+        exclude=(WEBHOOK_PATH,),
+    )
+
+
+BEARERS: Final = tuple(b"Bearer " + token.encode() for token in (VALID_TOKEN, ADMIN_TOKEN, NON_MEMBER_TOKEN))
 
 
 def _auth_admits(scope: Scope, body: bytes) -> str | None:
+    if scope.get("path") == WEBHOOK_PATH:
+        return None  # excluded: signed by the webhook layer instead
     principal = get_context(scope).principal
     if principal is None:
         return "no principal"
     authorization = get_all(scope, b"authorization")
-    if get_all(scope, b"x-api-key"):
-        return "a request with two kinds of credentials was let through"
-    if authorization not in ([b"Bearer " + VALID_TOKEN.encode()], [b"Bearer " + ADMIN_TOKEN.encode()]):
+    api_keys = [value for value in get_all(scope, b"x-api-key") if value.strip()]
+    key = (valid_api_key() or "").encode()
+    if principal.method == "api_key":
+        presented = api_keys + [value[7:] for value in authorization if value[:7].lower() == b"bearer "]
+        if presented != [key] or len(authorization) > (0 if api_keys else 1):
+            return "authenticated by API key without exactly one valid key"
+        return None
+    if api_keys or len(authorization) != 1 or authorization[0] not in BEARERS:
         return f"authenticated as {principal.id!r} without exactly one valid bearer token"
     return None
 
@@ -133,33 +177,38 @@ AUTH = LayerSpec(
     module="asgi_guard.auth",
     config=_auth_config,
     admits=_auth_admits,
-    valid={b"authorization": lambda body: [b"Bearer " + VALID_TOKEN.encode(), b"Bearer " + ADMIN_TOKEN.encode()]},
+    valid={
+        b"authorization": lambda body: list(BEARERS),
+        b"x-api-key": lambda body: [key.encode()] if (key := valid_api_key()) else [],
+    },
     hostile={
         b"authorization": [b"Bearer " + token.encode() for token in HOSTILE_TOKENS]
-        + [b"Bearer", b"Bearer ", b"bearer " + VALID_TOKEN.encode(), b"Basic dXNlcjpwYXNz", b"Bearer  x.y.z"],
-        b"x-api-key": [b"wa-" + b"0" * 64, b"wa-zz", b"sk_live_not_ours"],
+        + [b"Bearer", b"Bearer ", b"Basic dXNlcjpwYXNz", b"Bearer  x.y.z", b"Bearer wa-" + b"0" * 64],
+        b"x-api-key": [b"wa-" + b"0" * 64, b"wa-zz", b"sk_live_not_ours", b"WA-" + b"a" * 64],
     },
-    secrets=(JWT_SECRET, VALID_TOKEN, ADMIN_TOKEN, *HOSTILE_TOKENS),
+    secrets=(JWT_SECRET, VALID_TOKEN, ADMIN_TOKEN, NON_MEMBER_TOKEN, *HOSTILE_TOKENS),
 )
 
 
-# --- tenancy (issue 4): ADAPT AFTER MERGE ------------------------------------------------------
+# --- tenancy (issue 4) -------------------------------------------------------------------------
 
 
 def _tenancy_config() -> Any:
     from asgi_guard.tenancy import TenancyConfig  # type: ignore[import-not-found,unused-ignore]
 
-    return TenancyConfig(required_paths=(PROFILE_PATH, ACTION_PATH, "/api/v1/communities/{community_id}/moderate"))
+    return TenancyConfig(routes=(PROFILE_PATH, ACTION_PATH, MODERATE_TEMPLATE))
 
 
 def _tenancy_admits(scope: Scope, body: bytes) -> str | None:
     ctx = get_context(scope)
+    if scope.get("path") in (PROFILE_PATH, ACTION_PATH, MODERATE_PATH) and ctx.community_id is None:
+        return "a community-scoped route was reached without a community"
     if ctx.community_id is None:
-        return None  # not a community-scoped route
-    principal = ctx.principal
-    if principal is None or "admin" in principal.roles:
         return None
-    if ctx.community_id not in principal.communities:
+    principal = ctx.principal
+    if principal is None:
+        return "a community was resolved without a principal"
+    if "admin" not in principal.roles and ctx.community_id not in principal.communities:
         return f"principal {principal.id!r} reached community {ctx.community_id!r} without membership"
     header = get_all(scope, b"x-community-id")
     if header and header != [ctx.community_id.encode()]:
@@ -189,46 +238,64 @@ TENANCY = LayerSpec(
 )
 
 
-# --- rbac (issue 4): ADAPT AFTER MERGE ---------------------------------------------------------
+# --- rbac (issue 4) ----------------------------------------------------------------------------
 
 
 def _rbac_config() -> Any:
-    from asgi_guard.rbac import RBACConfig  # type: ignore[import-not-found,unused-ignore]
+    from asgi_guard.rbac import RBACConfig, RoutePolicy  # type: ignore[import-not-found,unused-ignore]
 
     return RBACConfig(
         policies=(
-            (("GET",), PROFILE_PATH, "profile:view"),
-            (("GET", "POST"), ADMIN_PATH, "user:manage"),
-            (("POST",), ACTION_PATH, "action:execute"),
-            (("POST",), "/api/v1/communities/{community_id}/moderate", "community:moderate"),
-        )
+            RoutePolicy(path=PROFILE_PATH, permissions=("profile:view",)),
+            RoutePolicy(path=ADMIN_PATH, permissions=("user:manage",)),
+            RoutePolicy(path=ACTION_PATH, methods=("POST",), permissions=("profile:edit",)),
+            RoutePolicy(path=MODERATE_TEMPLATE, methods=("POST",), permissions=("community:moderate",)),
+            RoutePolicy(path=WEBHOOK_PATH, public=True),
+        ),
+        default="deny",
     )
 
 
 def _rbac_admits(scope: Scope, body: bytes) -> str | None:
-    if scope.get("path") == ADMIN_PATH and get_all(scope, b"authorization") != [b"Bearer " + ADMIN_TOKEN.encode()]:
+    path, method = scope.get("path"), scope.get("method")
+    bearer = get_all(scope, b"authorization")
+    if path == ADMIN_PATH and bearer != [b"Bearer " + ADMIN_TOKEN.encode()]:
         return "a non-admin reached the admin route"
+    if path == MODERATE_PATH and bearer not in ([BEARERS[0]], [BEARERS[1]]):
+        return "a non-moderator reached the moderation route"
+    if path not in (PROFILE_PATH, ADMIN_PATH, ACTION_PATH, MODERATE_PATH, WEBHOOK_PATH):
+        return f"an unlisted route {path!r} was reached although unlisted routes are denied"
+    if path in (ACTION_PATH, MODERATE_PATH) and method != "POST":
+        return f"{method} reached a POST-only route"
     return None
 
 
 RBAC = LayerSpec(name="rbac", module="asgi_guard.rbac", config=_rbac_config, admits=_rbac_admits)
 
 
-# --- rate limiting (issue 5): ADAPT AFTER MERGE ------------------------------------------------
+# --- rate limiting (issue 5) -------------------------------------------------------------------
 
 
 def _ratelimit_config() -> Any:
-    from asgi_guard.ratelimit import Limit, MemoryBackend, RateLimitConfig  # type: ignore[import-not-found,unused-ignore]
+    from asgi_guard.ratelimit import (  # type: ignore[import-not-found,unused-ignore]
+        Limit,
+        MemoryRateLimitBackend,
+        RateLimitConfig,
+    )
 
-    return RateLimitConfig(limits=(Limit(name="user", rate="1000/minute", key="user"),), backend=MemoryBackend())
+    return RateLimitConfig(
+        limits=(Limit(name="user", rate="3000/minute", key="user"),), backend=MemoryRateLimitBackend()
+    )
 
 
 def _ratelimit_admits(scope: Scope, body: bytes) -> str | None:
+    if scope.get("path") == WEBHOOK_PATH and get_context(scope).principal is None:
+        return None
     decision = get_context(scope).rate_limit
     if decision is None:
         return "no rate-limit decision on an admitted request"
-    if getattr(decision, "allowed", True) is False and not getattr(decision, "shadow", False):
-        return "a denied rate-limit decision reached the app"
+    if decision.allowed is not True:
+        return "a refused rate-limit decision reached the app"
     return None
 
 
@@ -237,7 +304,7 @@ RATELIMIT = LayerSpec(
 )
 
 
-# --- webhooks (issue 6): ADAPT AFTER MERGE -----------------------------------------------------
+# --- webhooks (issue 6) ------------------------------------------------------------------------
 
 
 def _webhook_config() -> Any:
@@ -252,8 +319,7 @@ def _webhook_admits(scope: Scope, body: bytes) -> str | None:
     signature = _one(scope, b"x-webhook-signature")
     if signature is None:
         return "a webhook without exactly one signature header reached the app"
-    expected = webhook_signature(body).encode()
-    if signature.removeprefix(b"sha256=") != expected:
+    if signature.strip().lower().removeprefix(b"sha256=") != webhook_signature(body).encode():
         return "a webhook whose signature does not match the body the app received reached the app"
     return None
 
@@ -277,21 +343,11 @@ WEBHOOKS = LayerSpec(
 )
 
 
-# --- validation (issue 7): ADAPT AFTER MERGE ---------------------------------------------------
-
-
-class ExecuteAction(msgspec.Struct, forbid_unknown_fields=True):
-    """The action-execute payload the validation layer enforces."""
-
-    command: str
-    user_id: str
-
-
-_ACTION_DECODER: Final = msgspec.json.Decoder(ExecuteAction)
+# --- validation (issue 7) ----------------------------------------------------------------------
 
 
 def _validation_config() -> Any:
-    from asgi_guard.validation import ValidationConfig  # type: ignore[import-not-found,unused-ignore]
+    from asgi_guard.validation import ExecuteAction, ValidationConfig  # type: ignore[import-not-found,unused-ignore]
 
     return ValidationConfig(routes={("POST", ACTION_PATH): ExecuteAction})
 
@@ -299,17 +355,24 @@ def _validation_config() -> Any:
 def _validation_admits(scope: Scope, body: bytes) -> str | None:
     if scope.get("path") != ACTION_PATH or scope.get("method") != "POST":
         return None
+    from asgi_guard.validation import ExecuteAction  # type: ignore[import-not-found,unused-ignore]
+
     try:
-        _ACTION_DECODER.decode(body)
-    except msgspec.DecodeError:
+        msgspec.json.decode(body, type=ExecuteAction)
+    except (msgspec.DecodeError, msgspec.ValidationError):
         return "an invalid action payload reached the app"
-    if get_context(scope).payload is msgspec.UNSET:
+    if not isinstance(get_context(scope).payload, ExecuteAction):
         return "the validated payload is missing from the context"
     return None
 
 
 VALIDATION = LayerSpec(
-    name="validation", module="asgi_guard.validation", config=_validation_config, admits=_validation_admits
+    name="validation",
+    module="asgi_guard.validation",
+    config=_validation_config,
+    admits=_validation_admits,
+    valid={b"content-type": lambda body: [b"application/json"]},
+    hostile={b"content-type": [b"text/plain", b"application/json; charset=utf-16", b"application/xml", b""]},
 )
 
 
