@@ -17,7 +17,7 @@ import msgspec
 from hypothesis import strategies as st
 
 from asgi_guard.errors import ErrorCode
-from tests.reliability.layers import ACTION_PATH, LAYERS, ROUTES, LayerSpec
+from tests.reliability.layers import ACTION_PATH, LAYERS, MODERATE_PATH, ROUTES, WEBHOOK_PATH, LayerSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,28 +136,46 @@ def split(body: bytes, cuts: list[int]) -> list[bytes]:
     return [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
 
 
+POST_ROUTES: Final = frozenset({ACTION_PATH, WEBHOOK_PATH, MODERATE_PATH})
+CREDENTIALS: Final = (b"authorization", b"x-api-key")
+
+
 @st.composite
 def hostile_requests(draw: Callable[..., Any], layers: tuple[LayerSpec, ...] = LAYERS) -> HostileRequest:
-    """A hostile request built around the known layers' headers (see :mod:`tests.reliability.layers`)."""
-    method = draw(_METHOD)
-    path = draw(_PATH)
-    body = draw(_BODY)
+    """A hostile request built around the known layers' headers (see :mod:`tests.reliability.layers`).
+
+    Two in five requests are *near-valid*: the right method for a known route, every layer's header
+    valid and single (one kind of credential), and exactly one header given a drawn mutation. They
+    reach the app often enough for the bypass checks to mean something. The rest are fully hostile.
+    """
     bits = draw(_BITS)
-    if path == ACTION_PATH and bits & 1:
+    near_valid = (bits >> 20) % 5 < 2
+    path = draw(st.sampled_from(ROUTES)) if near_valid else draw(_PATH)
+    method = ("POST" if path in POST_ROUTES else "GET") if near_valid else draw(_METHOD)
+    body = draw(_BODY)
+    if path == ACTION_PATH and (near_valid or bits & 1):
         body = BODIES[1]
+    names = [(spec, name) for spec in layers for name in sorted(set(spec.valid) | set(spec.hostile))]
+    mutated = (bits >> 22) % max(len(names), 1)
+    credential = CREDENTIALS[(bits >> 24) & 1]
     headers: list[tuple[bytes, bytes]] = []
-    for spec in layers:
-        for name in sorted(set(spec.valid) | set(spec.hostile)):
-            valid = spec.valid[name](body) if name in spec.valid else []
-            headers += [(name, value) for value in header_values(draw(_PLAN), valid, spec.hostile.get(name, []))]
-    for index, (name, choices) in enumerate(OTHER_HEADERS.items()):
-        if bits >> (index + 1) & 1:
-            headers.append((name, choices[(bits >> 12) % len(choices)]))
+    for index, (spec, name) in enumerate(names):
+        valid = spec.valid[name](body) if name in spec.valid else []
+        plan = draw(_PLAN)
+        if near_valid and index != mutated:
+            if not valid or (name in CREDENTIALS and name != credential):
+                continue
+            plan = (1, plan[1], plan[2])
+        headers += [(name, value) for value in header_values(plan, valid, spec.hostile.get(name, []))]
+    if not near_valid:
+        for index, (name, choices) in enumerate(OTHER_HEADERS.items()):
+            if bits >> (index + 1) & 1:
+                headers.append((name, choices[(bits >> 12) % len(choices)]))
+        headers += draw(_EXTRA)
     if bits >> 10 & 1:
         headers.append((b"content-length", str(len(body)).encode()))
-    headers += draw(_EXTRA)
     random.Random(bits).shuffle(headers)
-    if bits >> 28 & 7 == 0:  # a raw ASGI caller need not lower-case names
+    if not near_valid and bits >> 28 & 7 == 0:  # a raw ASGI caller need not lower-case names
         headers = [(name.upper(), value) for name, value in headers]
     chunks = split(body, draw(_CUTS))
     disconnect = draw(_DISCONNECT)

@@ -11,8 +11,9 @@ import os
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 
+from asgi_guard.errors import ConfigurationError
 from tests.reliability.hostile import HostileRequest, Outcome, exercise, hostile_requests, problems, terminal_app
 from tests.reliability.layers import active_layers, build_stack
 
@@ -52,3 +53,35 @@ def test_hostile_requests_never_500_and_never_bypass() -> None:
     assert sum(count for key, count in tally.items() if key.startswith("status ")) >= min(EXAMPLES, 100)
     assert tally["reached app"] > 0, f"no request ever reached the app, the bypass check proved nothing: {tally}"
     print(f"layers: {[spec.name for spec in layers]}; {dict(tally)}")
+
+
+def test_dropping_any_layer_lets_the_fuzzer_find_a_bypass() -> None:
+    """The app's checks are not vacuous: with any one active layer removed from the stack (and its
+    check still in the app), the fuzzer finds a request that the app flags, unless ``guard()`` itself
+    refuses the weakened combination."""
+    layers = active_layers()
+    for dropped in layers:
+        kept = [spec for spec in layers if spec is not dropped]
+        outcomes: list[Outcome] = []
+        try:
+            stack = build_stack(terminal_app(layers, outcomes), kept)
+        except ConfigurationError:
+            continue  # e.g. RBAC without authentication: refused at construction, nothing to bypass
+        with asyncio.Runner() as runner:
+
+            def bypassed(request: HostileRequest, stack: object = stack, outcomes: list[Outcome] = outcomes) -> bool:
+                try:
+                    outcome = runner.run(exercise(stack, request, outcomes))
+                except Exception:  # the app's own check raised: the missing layer was noticed
+                    return True
+                finally:
+                    outcomes.clear()
+                return bool(outcome.violations)
+
+            found = find(
+                hostile_requests(),
+                bypassed,
+                settings=settings(max_examples=3000, deadline=None, database=None, phases=[Phase.generate]),
+            )
+        # ``find`` raises NoSuchExample when no request within the budget got through unnoticed.
+        print(f"without {dropped.name}: bypass found ({found.method} {found.path})")

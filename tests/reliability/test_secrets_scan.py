@@ -12,7 +12,7 @@ import pytest
 from asgi_guard.events import SECURITY_LOGGER
 from tests.reliability.credentials import ADMIN_TOKEN, HOSTILE_TOKENS, VALID_TOKEN, parts, webhook_signature
 from tests.reliability.hostile import HostileRequest, Outcome, exercise, terminal_app
-from tests.reliability.layers import LAYERS, ROUTES, active_layers, build_stack
+from tests.reliability.layers import LAYERS, ROUTES, active_layers, build_stack, valid_api_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,6 +50,8 @@ def security_log() -> Iterator[Capture]:
 def secret_values() -> list[str]:
     """Every secret the requests below carry, and the configured secrets of every known layer."""
     values = [VALID_TOKEN, ADMIN_TOKEN, *HOSTILE_TOKENS, *API_KEYS, *SIGNATURES]
+    if (key := valid_api_key()) is not None:
+        values.append(key)
     for spec in LAYERS:
         values += spec.secrets
     found: set[str] = set()
@@ -69,7 +71,7 @@ def requests() -> Iterator[HostileRequest]:
                 yield HostileRequest(method, path, [(b"authorization", bearer), (b"authorization", bearer)], [body])
                 yield HostileRequest(method, path, [(b"cookie", b"session=" + token.encode())], [body])
                 yield HostileRequest(method, path, [], [body], query_string=b"access_token=" + token.encode())
-            for key in API_KEYS:
+            for key in (*API_KEYS, *((valid_api_key(),) if valid_api_key() else ())):
                 yield HostileRequest(method, path, [(b"x-api-key", key.encode())], [body])
                 yield HostileRequest(
                     method, path, [(b"x-api-key", key.encode()), (b"authorization", b"Bearer " + key.encode())], [body]
