@@ -284,7 +284,7 @@ def _ratelimit_config() -> Any:
     )
 
     return RateLimitConfig(
-        limits=(Limit(name="user", rate="3000/minute", key="user"),), backend=MemoryRateLimitBackend()
+        limits=(Limit(name="user", rate="1200/minute", key="user"),), backend=MemoryRateLimitBackend()
     )
 
 
