@@ -8,6 +8,7 @@ through :class:`RequestSpec`.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -102,8 +103,12 @@ def default_request(token: str | None = None) -> RequestSpec:
     )
 
 
+WORKER_HEADER = {"x-bench-worker": str(os.getpid())}
+"""Which server process answered (the load/fault script checks that every worker recovers)."""
+
+
 async def profile(request: Request) -> JSONResponse:
-    return JSONResponse({"id": USER_ID, "ok": True})
+    return JSONResponse({"id": USER_ID, "ok": True}, headers=WORKER_HEADER)
 
 
 def bare_app() -> Starlette:

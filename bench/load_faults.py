@@ -8,8 +8,9 @@ drives bounded concurrent load with httpx through these phases, and checks each 
 
 Checks: no 5xx other than the fail-closed 503 (no 500 ever), the app server never stops answering,
 no request hangs past the budget, no request is admitted later than a second into an outage (fail
-closed, the stacks' default), and every other phase settles at >= 95% 200s again without
-restarting the app (the table gives when: the breaker re-probes Redis after 5 s). When the rate-limit layer is present, a second run hammers one user's
+closed, the stacks' default), and every other phase settles at >= 95% 200s again, in every worker,
+without restarting the app (the table gives when: the breaker re-probes Redis after 5 s). When the
+rate-limit layer is present, a second run hammers one user's
 tight limit from every worker at once and checks that the admitted count never exceeds what the
 bucket allows across processes (and is not far below it).
 
@@ -37,6 +38,7 @@ from bench.stacks import Stack, all_stacks
 CANDIDATES = ("asgi_guard full (redis)", "asgi_guard rate limit (redis)", "asgi_guard foundation only")
 EXACT_STACK = "asgi_guard exact limit (redis)"
 HANG_BUDGET_S = 2.0
+RECONNECT_EVERY = 20
 OUTAGE_GRACE_S = 1.0
 """Requests already past the limiter when Redis dies may still succeed; later ones must not (fail closed)."""
 
@@ -49,6 +51,8 @@ class Phase:
     start: float
     end: float = 0.0
     records: list[tuple[float, float, int | str]] = field(default_factory=list)
+    workers: list[tuple[float, str]] = field(default_factory=list)
+    """``(started, pid)`` of each 200, from the app's ``x-bench-worker`` header."""
 
     def statuses(self) -> Counter[int | str]:
         return Counter(outcome for _, _, outcome in self.records)
@@ -69,22 +73,19 @@ class Phase:
         return sum(1 for _, _, outcome in records if outcome == 200) / len(records) if records else 0.0
 
     def steady_after(self, window: float = 0.5, share: float = 0.95) -> float | None:
-        """Seconds into the phase after which every ``window`` held at least ``share`` of 200s
-        (``None``: the phase never settled)."""
-        buckets: dict[int, list[bool]] = {}
-        for at, _, outcome in self.records:
-            buckets.setdefault(int((at - self.start) / window), []).append(outcome == 200)
-        if not buckets:
-            return None
-        settled = None
-        for index in range(max(buckets) + 1):
-            values = buckets.get(index, [])
-            good = bool(values) and sum(values) / len(values) >= share
-            if not good:
-                settled = None
-            elif settled is None:
-                settled = index * window
-        return settled
+        """The earliest ``window`` boundary from which on at least ``share`` of responses were 200
+        (``None``: the phase never got there)."""
+        span = self.end - self.start
+        for step in range(int(span / window) + 1):
+            rest = [outcome == 200 for at, _, outcome in self.records if at - self.start >= step * window]
+            if rest and sum(rest) / len(rest) >= share:
+                return step * window
+        return None
+
+    def workers_serving(self) -> int:
+        """Distinct server processes that answered 200 in the second half of the phase."""
+        middle = self.start + (self.end - self.start) / 2
+        return len({pid for at, pid in self.workers if at >= middle})
 
     def late_admits(self, after: float) -> int:
         """200s for requests started more than ``after`` seconds into the phase."""
@@ -104,13 +105,19 @@ async def drive(url: str, spec: dict[str, Any], concurrency: int, phases: list[P
     async with httpx.AsyncClient(timeout=HANG_BUDGET_S * 2, limits=limits) as client:
 
         async def lane() -> None:
+            sent = 0
             while not stop.is_set():
                 phase = phases[-1]
                 started = time.monotonic()
                 outcome: int | str
+                sent += 1
+                # Reconnect now and then so that connections spread over every worker process.
+                extra = {"connection": "close"} if sent % RECONNECT_EVERY == 0 else {}
                 try:
-                    response = await client.request(method, url, headers=headers, content=body)
+                    response = await client.request(method, url, headers=headers | extra, content=body)
                     outcome = response.status_code
+                    if outcome == 200:
+                        phase.workers.append((started, response.headers.get("x-bench-worker", "?")))
                 except httpx.HTTPError as exc:
                     outcome = type(exc).__name__
                     await asyncio.sleep(0.01)
@@ -155,7 +162,7 @@ class Verdict:
         return all(ok for _, ok, _ in self.checks)
 
 
-def check_phases(phases: list[Phase], verdict: Verdict, *, uses_redis: bool) -> None:
+def check_phases(phases: list[Phase], verdict: Verdict, *, uses_redis: bool, workers: int) -> None:
     """No 500s, no hangs, the app always answers; fail closed during outages; recovery afterwards."""
     for phase in phases:
         statuses = phase.statuses()
@@ -184,7 +191,15 @@ def check_phases(phases: list[Phase], verdict: Verdict, *, uses_redis: bool) -> 
             verdict.add(
                 f"{phase.name}: settles at >= 95% 200s",
                 settled is not None,
-                f"from {settled:.1f}s; {phase.share_ok():.1%} 200 overall" if settled is not None else "never",
+                f"from {settled:.1f}s; {phase.share_ok():.1%} 200 overall"
+                if settled is not None
+                else f"never; {phase.share_ok():.1%} 200 overall",
+            )
+            serving = phase.workers_serving()
+            verdict.add(
+                f"{phase.name}: every worker answers 200 in the second half",
+                serving == workers,
+                f"{serving} of {workers}",
             )
 
 
@@ -301,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         phases = asyncio.run(run_load(server, spec, redis, node, args))
         server.stop()
         server = None
-        check_phases(phases, verdict, uses_redis=uses_redis)
+        check_phases(phases, verdict, uses_redis=uses_redis, workers=args.workers)
         topology = "3-master Cluster, faults on one master" if args.cluster else "standalone"
         lines += [
             f"- stack: **{chosen}**, active layers: {', '.join(layers) or '-'}",
@@ -312,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
             lines.append("- this stack does not talk to Redis: the run shows only that the app keeps serving")
         lines += [
             "",
-            "| phase | s | requests | req/s | statuses | p50 ms | p99 ms | first 200 (s) | settled (s) |",
-            "|---|---:|---:|---:|---|---:|---:|---:|---:|",
+            "| phase | s | requests | req/s | statuses | p50 ms | p99 ms | first 200 (s) | settled (s) "
+            "| workers with 200s (2nd half) |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
         ]
         for phase in phases:
             span = max(phase.end - phase.start, 1e-9)
@@ -321,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(
                 f"| {phase.name} | {span:.1f} | {len(phase.records)} | {len(phase.records) / span:,.0f} "
                 f"| {_fmt_statuses(phase.statuses())} | {_fmt(p50)} | {_fmt(p99)} | {_fmt(first, 2)} "
-                f"| {_fmt(phase.steady_after(), 1)} |"
+                f"| {_fmt(phase.steady_after(), 1)} | {phase.workers_serving()} of {args.workers} |"
             )
         lines.append("")
         if _has_ratelimit():
