@@ -78,6 +78,10 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
         self._selector.close()
         self.log.close()
 
