@@ -1,8 +1,9 @@
 """Load and faults: a stack under uvicorn with several workers while Redis is killed, paused, restarted.
 
 ``python -m bench.load_faults`` starts its own Redis (standalone, or ``--cluster`` for a 3-master
-Cluster, faults then hit one master), serves the stack under uvicorn with ``--workers`` processes,
-drives bounded concurrent load with httpx through these phases, and checks each one:
+Cluster, faults then hit the master holding the loaded keys), serves the stack under uvicorn with
+``--workers`` processes, drives bounded concurrent load with httpx through these phases, and
+checks each one:
 
     steady -> kill Redis -> restart Redis (recovery) -> pause Redis (SIGSTOP) -> resume (recovery)
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import redis as redis_sync
 
 from bench import report
 from bench.server import Server
@@ -126,7 +128,38 @@ async def drive(url: str, spec: dict[str, Any], concurrency: int, phases: list[P
         await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
-async def faults(redis: Any, node: Any, seconds: float, phases: list[Phase], stop: asyncio.Event) -> None:
+def busiest_node(redis: Any) -> Any:
+    """The server to fault: the standalone server, or the cluster master that ran the most scripts so
+    far (the one holding the loaded keys; faulting another master would prove nothing)."""
+    nodes = getattr(redis, "nodes", None)
+    if not nodes:
+        return redis
+
+    def scripts(node: Any) -> int:
+        try:
+            with redis_sync.Redis(port=node.port, socket_timeout=2) as client:
+                stats = client.info("commandstats")
+        except redis_sync.RedisError:
+            return -1
+        return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval", "incrby"))
+
+    return max(nodes, key=scripts)
+
+
+def wait_cluster_ok(redis: Any, timeout: float = 20.0) -> bool:
+    """After faults, wait for every cluster node to report ``cluster_state:ok`` again."""
+    nodes = getattr(redis, "nodes", None)
+    if not nodes:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(redis._state_ok(node.port) for node in nodes):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+async def faults(redis: Any, seconds: float, phases: list[Phase], stop: asyncio.Event) -> None:
     """Run the phase script; blocking process control runs in a thread so the load never stalls."""
 
     async def phase(name: str, action: Any = None) -> None:
@@ -141,6 +174,7 @@ async def faults(redis: Any, node: Any, seconds: float, phases: list[Phase], sto
         node.start()
 
     await asyncio.sleep(seconds)  # steady
+    node = await asyncio.to_thread(busiest_node, redis)
     await phase("redis killed", node.kill)
     await phase("redis restarted (recovery)", node.start)
     await phase("redis paused (SIGSTOP)", node.pause)
@@ -207,15 +241,11 @@ def _fmt_statuses(statuses: Counter[int | str]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0])))
 
 
-async def run_load(
-    server: Server, spec: dict[str, Any], redis: Any, node: Any, args: argparse.Namespace
-) -> list[Phase]:
+async def run_load(server: Server, spec: dict[str, Any], redis: Any, args: argparse.Namespace) -> list[Phase]:
     phases = [Phase("steady", time.monotonic())]
     stop = asyncio.Event()
     url = server.url + spec["path"]
-    await asyncio.gather(
-        drive(url, spec, args.concurrency, phases, stop), faults(redis, node, args.seconds, phases, stop)
-    )
+    await asyncio.gather(drive(url, spec, args.concurrency, phases, stop), faults(redis, args.seconds, phases, stop))
     return phases
 
 
@@ -282,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="length of each phase (longer than the breaker's 5 s reset)"
     )
-    parser.add_argument("--cluster", action="store_true", help="a 3-master Redis Cluster; faults hit one master")
+    parser.add_argument(
+        "--cluster", action="store_true", help="a 3-master Redis Cluster; faults hit the master holding the keys"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -290,7 +322,6 @@ def main(argv: list[str] | None = None) -> int:
 
     stacks = all_stacks()
     redis: Any = RedisCluster().start() if args.cluster else RedisServer().start()
-    node = redis.nodes[0] if args.cluster else redis
     verdict = Verdict()
     lines: list[str] = []
     server: Server | None = None
@@ -313,11 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         layers = spec.get("layers", [])
         uses_redis = stacks[chosen].redis
         print(f"stack: {chosen}; layers: {layers}; workers: {args.workers}; Redis {'cluster' if args.cluster else ''}")
-        phases = asyncio.run(run_load(server, spec, redis, node, args))
+        phases = asyncio.run(run_load(server, spec, redis, args))
         server.stop()
         server = None
         check_phases(phases, verdict, uses_redis=uses_redis, workers=args.workers)
-        topology = "3-master Cluster, faults on one master" if args.cluster else "standalone"
+        topology = "3-master Cluster, faults on the master holding the keys" if args.cluster else "standalone"
         lines += [
             f"- stack: **{chosen}**, active layers: {', '.join(layers) or '-'}",
             f"- uvicorn with {args.workers} workers (httptools, uvloop); load: {args.concurrency} keep-alive "
@@ -340,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {_fmt(phase.steady_after(), 1)} | {phase.workers_serving()} of {args.workers} |"
             )
         lines.append("")
+        if args.cluster and not wait_cluster_ok(redis):
+            verdict.add("cluster back to cluster_state:ok after the faults", False, "not within 20 s")
         if _has_ratelimit():
             lines += exactness(stacks, redis.url, args, verdict)
         else:
