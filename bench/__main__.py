@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 stacks, redis_url=redis_url, repeats=args.repeats, seconds=args.seconds, concurrencies=concurrencies
             )
         if "server" in parts:
+            stacks = [stack for stack in stacks if stack.server]
             if inproc_results:  # a stack that could not be built in process will not serve either
                 stacks = [stack for stack in stacks if inproc_results[stack.name].error is None]
             if shutil.which("wrk") is None:

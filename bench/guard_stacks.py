@@ -117,8 +117,13 @@ def rbac_layer(*, rules: int = 1, roles: int = 0) -> Any:
     return config(roles=hierarchy, policies=tuple(policies))
 
 
-def rate_limit_layer(env: StackEnv | None, *, rate: str = f"{HUGE_LIMIT}/minute") -> tuple[Any, Any]:
-    """A per-user limit on the memory backend, or on Redis when ``env`` has one."""
+def rate_limit_layer(
+    env: StackEnv | None, *, prefix: str, rate: str = f"{HUGE_LIMIT}/minute", keys: tuple[str, ...] = ("user",)
+) -> tuple[Any, Any]:
+    """Limits (one per key kind) on the memory backend, or on Redis when ``env`` has one.
+
+    Each stack gets its own key ``prefix``: stacks share one Redis, and an exhausted bucket of one
+    (the deny-cache stack) must not limit another."""
     config, limit = _import("asgi_guard.ratelimit", "RateLimitConfig", "Limit")
     client = None
     if env is not None:
@@ -128,8 +133,8 @@ def rate_limit_layer(env: StackEnv | None, *, rate: str = f"{HUGE_LIMIT}/minute"
     else:
         (backend_cls,) = _import("asgi_guard.ratelimit", "MemoryRateLimitBackend")
         backend = backend_cls()
-    limits = (limit(name="user", rate=rate, key="user"),)
-    return config(limits=limits, backend=backend), client
+    limits = tuple(limit(name=key, rate=rate, key=key) for key in keys)
+    return config(limits=limits, backend=backend, prefix=prefix), client
 
 
 def webhook_layer() -> Any:
@@ -246,14 +251,14 @@ async def tenancy(env: StackEnv) -> Built:
 
 @register("asgi_guard rate limit (memory)", group="asgi_guard", note="JWT (cached) + principal limit")
 async def ratelimit_memory(env: StackEnv) -> Built:
-    limiter, _ = rate_limit_layer(None)
+    limiter, _ = rate_limit_layer(None, prefix="bench-rl-memory")
     configs = (jwt_auth_layer(), limiter)
     return Built(_guard(*configs), layers=_names(*configs))
 
 
 @register("asgi_guard rate limit (redis)", group="asgi_guard", redis=True, note="JWT (cached) + principal limit")
 async def ratelimit_redis(env: StackEnv) -> Built:
-    limiter, client = rate_limit_layer(env)
+    limiter, client = rate_limit_layer(env, prefix="bench-rl-redis")
     configs = (jwt_auth_layer(), limiter)
     return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
 
@@ -272,6 +277,31 @@ async def validation(env: StackEnv) -> Built:
     return Built(_guard(config), request=_post((), PAYLOAD_1K), layers=_names(config))
 
 
+@register(
+    "asgi_guard rate limit, 4 limits (redis)",
+    group="asgi_guard",
+    redis=True,
+    note="JWT (cached) + ip, user, community and global limits: still one EVALSHA",
+)
+async def ratelimit_four(env: StackEnv) -> Built:
+    limiter, client = rate_limit_layer(env, prefix="bench-rl-four", keys=("ip", "user", "community", "global"))
+    configs = (jwt_auth_layer(), tenancy_layer(), limiter)
+    return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
+
+
+@register(
+    "asgi_guard rate limit: deny cache (redis)",
+    group="asgi_guard",
+    redis=True,
+    server=False,
+    note="an exhausted 1/hour limit: every request is a 429 served from the local deny cache",
+)
+async def ratelimit_deny_cache(env: StackEnv) -> Built:
+    limiter, client = rate_limit_layer(env, prefix="bench-rl-deny", rate="1/hour")
+    configs = (jwt_auth_layer(), limiter)
+    return Built(_guard(*configs), layers=_names(*configs), close=client.aclose, expect=429)
+
+
 EXACT_RATE = "300/minute"
 """The tight limit of the exactness stack (:mod:`bench.load_faults`)."""
 
@@ -283,13 +313,13 @@ EXACT_RATE = "300/minute"
     note=f"JWT + one {EXACT_RATE} user limit: for the cross-process exactness check, not a benchmark",
 )
 async def exact_limit(env: StackEnv) -> Built:
-    limiter, client = rate_limit_layer(env, rate=EXACT_RATE)
+    limiter, client = rate_limit_layer(env, prefix="bench-rl-exact", rate=EXACT_RATE)
     configs = (jwt_auth_layer(), limiter)
     return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
 
 
 def _full(env: StackEnv | None) -> tuple[tuple[Any, ...], Any]:
-    limiter, client = rate_limit_layer(env)
+    limiter, client = rate_limit_layer(env, prefix="bench-rl-full")
     configs = (events_layer(), security_headers_layer(), jwt_auth_layer(), tenancy_layer(), rbac_layer(), limiter)
     return configs, client
 

@@ -155,8 +155,10 @@ def targets(inproc: dict[str, StackResult], server: dict[str, ServerResult]) -> 
     slowapi = _get(inproc, "slowapi (redis, headers)", "median_us", 1)
     srv_mem = _get(server, "asgi_guard full (memory)", "median_ratio")
     srv_redis = _get(server, "asgi_guard full (redis)", "median_ratio")
-    redis_counts = inproc.get("asgi_guard full (redis)")
-    trips = redis_counts.redis["round_trips"] if redis_counts is not None and redis_counts.redis else None
+    trips = _redis_value(inproc, "asgi_guard full (redis)", "round_trips")
+    four = _redis_value(inproc, "asgi_guard rate limit, 4 limits (redis)", "round_trips")
+    revocation = _redis_value(inproc, "asgi_guard auth: JWT + Redis revocation", "commands")
+    deny_cache = _redis_value(inproc, "asgi_guard rate limit: deny cache (redis)", "commands")
 
     def check(label: str, value: float | None, limit: float, *, at_most: bool, unit: str = "x") -> str:
         if value is None:
@@ -178,7 +180,17 @@ def targets(inproc: dict[str, StackResult], server: dict[str, ServerResult]) -> 
         check("slowapi (redis, headers) cost / full (redis)", div(slowapi, full_redis), 2.5, at_most=False),
         check("full (redis) under uvicorn c=50, share of bare req/s", srv_redis, 0.50, at_most=False, unit=""),
         check("full (redis) Redis round trips per request", trips, 1.0, at_most=True, unit=""),
+        check("4 limits (redis): round trips per request", four, 1.0, at_most=True, unit=""),
+        check("Redis revocation check: commands per request", revocation, 0.0, at_most=True, unit=""),
+        check("deny-cache denials: Redis commands per request", deny_cache, 0.0, at_most=True, unit=""),
     ]
+
+
+def _redis_value(results: dict[str, StackResult], name: str, key: str) -> float | None:
+    result = results.get(name)
+    if result is None or not result.redis:
+        return None
+    return float(result.redis[key])
 
 
 __all__ = ("RESULTS", "machine", "replace_section", "targets")

@@ -38,6 +38,8 @@ class Built:
     request: RequestSpec = field(default_factory=default_request)
     layers: tuple[str, ...] = ()
     close: Callable[[], Awaitable[None]] | None = None
+    expect: int = 200
+    """The status every measured request must get (429 for the deny-cache stack)."""
 
 
 Factory = Callable[[StackEnv], Coroutine[Any, Any, Built]]
@@ -55,6 +57,7 @@ class Stack:
         extra_path: directories prepended to ``sys.path`` in the worker (a second version of a peer
             installed side by side, see :func:`bench.peers.side_install`).
         note: one line for the results table.
+        server: also run under uvicorn/wrk (off for stacks whose point is an in-process count).
     """
 
     name: str
@@ -63,20 +66,27 @@ class Stack:
     redis: bool = False
     extra_path: tuple[str, ...] = ()
     note: str = ""
+    server: bool = True
 
 
 STACKS: dict[str, Stack] = {}
 
 
 def register(
-    name: str, *, group: str, redis: bool = False, extra_path: tuple[str, ...] = (), note: str = ""
+    name: str,
+    *,
+    group: str,
+    redis: bool = False,
+    extra_path: tuple[str, ...] = (),
+    note: str = "",
+    server: bool = True,
 ) -> Callable[[Factory], Factory]:
     """Decorator adding a factory to :data:`STACKS` under ``name``."""
 
     def decorate(build: Factory) -> Factory:
         if name in STACKS:
             raise ValueError(f"stack {name!r} registered twice")
-        STACKS[name] = Stack(name, group, build, redis, extra_path, note)
+        STACKS[name] = Stack(name, group, build, redis, extra_path, note, server)
         return build
 
     return decorate
