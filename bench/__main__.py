@@ -142,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             *report.server_table(server_results),
             "",
         ]
-    lines += ["## Targets (issue 8, from this run)", "", *report.targets(inproc_results, server_results), ""]
+    lines += [
+        "## Targets (issue 8, from this run)",
+        "",
+        *report.targets(inproc_results, server_results, concurrencies),
+        "",
+    ]
     text = "\n".join(lines[len(report.TITLE.splitlines()) :])
     if args.no_write:
         print(text)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.inproc import StackResult
 from bench.inproc import run as run_inproc
 from bench.redis_count import delta, split_sample
-from bench.report import replace_section
+from bench.report import replace_section, targets
 from bench.server import parse_wrk
 from bench.stacks import Stack, all_stacks
 
@@ -87,3 +88,24 @@ def test_inproc_run_measures_a_stack_and_reports_a_missing_one() -> None:
     assert "EventsConfig" in foundation.layers
     assert results["no such stack"].error is not None
     assert results["no such stack"].median_us(1) is None
+
+
+def test_targets_are_checked_from_the_same_run() -> None:
+    """Ratios come from the run's own medians; a target with a side missing reads n/a, never met."""
+    stacks = all_stacks()
+
+    def result(name: str, us: float) -> StackResult:
+        found = StackResult(stacks[name])
+        found.ns[1] = [us * 1000]
+        return found
+
+    inproc = {
+        "bare Starlette": result("bare Starlette", 10.0),
+        "asgi_guard full (memory)": result("asgi_guard full (memory)", 15.0),
+        "floor: bare + raw EVALSHA": result("floor: bare + raw EVALSHA", 100.0),
+        "asgi_guard full (redis)": result("asgi_guard full (redis)", 130.0),
+    }
+    rows = targets(inproc, {}, (1,))
+    assert "| c=1: full (memory) cost / bare | 1.50x | ≤ 2.0x | met |" in rows
+    assert "| c=1: full (redis) cost / bare+EVALSHA floor | 1.30x | ≤ 1.15x | MISSED |" in rows
+    assert "| c=1: BaseHTTPMiddleware x4 cost / full (redis) | n/a | ≥ 6.0x | n/a |" in rows
