@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from asgi_guard.errors import ConfigurationError
-from tests.reliability.hostile import HostileRequest, Outcome, exercise, hostile_requests, problems, terminal_app
+from tests.reliability.driver import Outcome, exercise, problems, terminal_app
+from tests.reliability.hostile import HostileRequest, hostile_requests
 from tests.reliability.layers import active_layers, build_stack
 
 pytestmark = pytest.mark.reliability

@@ -11,7 +11,8 @@ import pytest
 
 from asgi_guard.events import SECURITY_LOGGER
 from tests.reliability.credentials import ADMIN_TOKEN, HOSTILE_TOKENS, VALID_TOKEN, parts, webhook_signature
-from tests.reliability.hostile import HostileRequest, Outcome, exercise, terminal_app
+from tests.reliability.driver import Outcome, exercise, terminal_app
+from tests.reliability.hostile import HostileRequest
 from tests.reliability.layers import LAYERS, ROUTES, active_layers, build_stack, valid_api_key
 
 if TYPE_CHECKING:
