@@ -50,9 +50,7 @@ def security_log() -> Iterator[Capture]:
 
 def secret_values() -> list[str]:
     """Every secret the requests below carry, and the configured secrets of every known layer."""
-    values = [VALID_TOKEN, ADMIN_TOKEN, *HOSTILE_TOKENS, *API_KEYS, *SIGNATURES]
-    if (key := valid_api_key()) is not None:
-        values.append(key)
+    values = [VALID_TOKEN, ADMIN_TOKEN, *HOSTILE_TOKENS, *API_KEYS, *SIGNATURES, valid_api_key()]
     for spec in LAYERS:
         values += spec.secrets
     found: set[str] = set()
@@ -72,7 +70,7 @@ def requests() -> Iterator[HostileRequest]:
                 yield HostileRequest(method, path, [(b"authorization", bearer), (b"authorization", bearer)], [body])
                 yield HostileRequest(method, path, [(b"cookie", b"session=" + token.encode())], [body])
                 yield HostileRequest(method, path, [], [body], query_string=b"access_token=" + token.encode())
-            for key in (*API_KEYS, *((valid_api_key(),) if valid_api_key() else ())):
+            for key in (*API_KEYS, valid_api_key()):
                 yield HostileRequest(method, path, [(b"x-api-key", key.encode())], [body])
                 yield HostileRequest(
                     method, path, [(b"x-api-key", key.encode()), (b"authorization", b"Bearer " + key.encode())], [body]
