@@ -4,7 +4,8 @@ Templates use Starlette's syntax: ``/api/v1/communities/{community_id}/modules``
 ``/files/{rest:path}`` (the remainder). Tables are compiled once: literal paths are one dict lookup,
 templates sit in a segment trie, so a match only verifies the few templates whose literal segments
 fit the path, even with thousands of rules sharing a prefix. Matching runs on the route path,
-``path`` minus ``root_path``.
+``path`` minus ``root_path``, in canonical form (see :func:`canonical_path`): a rule must cover every
+spelling a framework routes to the handler it protects, or a client picks the spelling it skips.
 """
 
 from __future__ import annotations
@@ -25,16 +26,33 @@ _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(str|path|int))?}")
 _CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
 ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
+_SLASHES: Final = re.compile("//+")
+
+
+def canonical_path(path: str) -> str:
+    """``path`` as frameworks route it: one final newline dropped, slashes collapsed, no trailing slash.
+
+    Starlette (and FastAPI) match routes with ``^...$``, and ``$`` also matches before a final
+    newline, so ``/admin%0A`` runs the ``/admin`` handler; Litestar collapses ``//`` and strips a
+    trailing ``/`` before routing, so ``//admin/`` does too. Rules are matched on this form.
+    """
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if len(path) > 1 and path[-1] in "/\n":
+        if path[-1] == "\n":
+            path = path[:-1]
+        path = path.rstrip("/") or "/"
+    return path
 
 
 def route_path(scope: Scope) -> str:
-    """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does)."""
+    """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does), canonical."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     # Strip the mount prefix only at a segment boundary: root "/api" must not turn "/apiv2/x" into "v2/x".
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :] or "/"
-    return path
+        path = path[len(root) :] or "/"
+    return canonical_path(path)
 
 
 class Template:
@@ -46,6 +64,7 @@ class Template:
         if not source.startswith("/"):
             raise ConfigurationError.expected("a path template starting with `/`", source, "route")
         self.source = source
+        source = canonical_path(source)
         parts: list[str] = []
         names: list[str] = []
         position = 0
@@ -60,6 +79,9 @@ class Template:
         tail = source[position:]
         if "{" in tail or "}" in tail:
             raise ConfigurationError.expected("`{name}` or `{name:path}` parameters", source, "route")
+        if not tail and source.endswith(":path}") and parts[-2].endswith("/"):
+            # `/files/{rest:path}` also matches `/files/`, whose canonical form is `/files`.
+            parts[-2], parts[-1] = parts[-2][:-1], f"(?:/{parts[-1]})?"
         parts.append(re.escape(tail))
         self.params = tuple(names)
         self.pattern = re.compile("".join(parts))
@@ -70,7 +92,7 @@ class Template:
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)
-        return found.groupdict() if found is not None else None
+        return found.groupdict("") if found is not None else None
 
 
 def _first_segment(path: str) -> str:
@@ -115,6 +137,7 @@ class RouteTable(Generic[T]):
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
         compiled = Template(template)
+        template = canonical_path(template)
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
@@ -196,4 +219,4 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "RouteTable", "Template", "route_path")
+__all__ = ("ANY_METHOD", "RouteTable", "Template", "canonical_path", "route_path")

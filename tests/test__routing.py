@@ -96,3 +96,28 @@ def test_templates_and_matching_never_raise_anything_else(template: str, path: s
     assert result is None or set(result) == set(compiled.params)
     table: RouteTable[int] = RouteTable([("GET", template, 1)])
     assert table.match("GET", path) in (None, (1, result if result is not None else {}))
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/admin\n", "/admin"),
+        ("/admin/\n", "/admin"),
+        ("/admin\n\n", "/admin\n"),
+        ("//admin//users/", "/admin/users"),
+        ("/", "/"),
+        ("///", "/"),
+        ("", ""),
+    ],
+)
+def test_route_path_is_the_spelling_frameworks_route(path: str, expected: str) -> None:
+    """Starlette's `$` ignores one final newline and Litestar collapses and strips slashes: rules see that form."""
+    assert route_path(make_scope(path=path)) == expected
+
+
+def test_templates_match_canonical_spellings() -> None:
+    """A trailing-slash template matches its canonical path, and `/files/{rest:path}` matches the bare `/files`."""
+    table: RouteTable[str] = RouteTable([("*", "/items/", "items"), ("*", "/files/{rest:path}", "files")])
+    assert table.match("GET", route_path(make_scope(path="/items/"))) == ("items", {})
+    assert table.match("GET", route_path(make_scope(path="/files/"))) == ("files", {"rest": ""})
+    assert table.match("GET", route_path(make_scope(path="/files//a/b"))) == ("files", {"rest": "a/b"})

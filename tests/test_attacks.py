@@ -1,0 +1,107 @@
+"""Attacks on the composed stack: requests crafted to slip between what a layer checks and what the app runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar import Litestar, Request, get, post
+from litestar.middleware import DefineMiddleware
+
+from asgi_guard import guard
+from asgi_guard.auth import AuthConfig, JWTAuth, KeyRing, MemoryRevocationStore, TokenService
+from asgi_guard.rbac import RBACConfig, RoutePolicy
+from asgi_guard.tenancy import TenancyConfig
+from asgi_guard.testing import call, make_scope
+from asgi_guard.webhooks import GenericHMAC, WebhookConfig, WebhookMiddleware
+from examples.community_api import COMMUNITY_ID, build_demo
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "s" * 48
+SLASH_SPELLINGS = ("/{}/", "//{}", "/{}//", "//{}/")
+
+
+def _spell(template: str, path: str) -> str:
+    return template.format(path.strip("/"))
+
+
+def _tokens() -> TokenService:
+    return TokenService(KeyRing.single(SECRET), MemoryRevocationStore(), issuer=None, audience=None)
+
+
+def _auth() -> AuthConfig:
+    return AuthConfig(
+        jwt=JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None)
+    )
+
+
+async def test_newline_suffix_cannot_skip_webhook_verification() -> None:
+    """`/webhook/generic%0A` (Starlette routes it to `/webhook/generic`) still needs a valid signature."""
+    demo = build_demo()
+    scope = make_scope("POST", "/webhook/generic\n", headers={"content-type": "application/json"})
+    recorder = await call(demo.app, scope, b'{"event":"forged"}')
+    assert recorder.status == 401
+    assert recorder.json()["error"] == "missing_signature"
+
+
+async def test_newline_suffix_cannot_skip_validation_or_the_command_limit() -> None:
+    """`/api/v1/action/execute%0A` is validated like the route Starlette runs for it (400, not the app's 500)."""
+    demo = build_demo()
+    headers = {"x-api-key": demo.api_key, "x-community-id": COMMUNITY_ID, "content-type": "application/json"}
+    scope = make_scope("POST", "/api/v1/action/execute\n", headers=headers)
+    recorder = await call(demo.app, scope, b'{"command": "shoutout"}')
+    assert recorder.status == 400
+    assert recorder.json()["error"] == "validation_error"
+
+
+@pytest.mark.parametrize("spelling", SLASH_SPELLINGS)
+async def test_litestar_slash_spellings_cannot_skip_webhook_verification(spelling: str) -> None:
+    """Litestar routes `//webhook/generic/` to `/webhook/generic`: the signature is required there too."""
+    delivered: list[bytes] = []
+
+    @post("/webhook/generic", status_code=200)
+    async def hook(request: Request[Any, Any, Any]) -> dict[str, str]:
+        delivered.append(await request.body())
+        return {"ok": "1"}
+
+    config = WebhookConfig(routes={"/webhook/generic": GenericHMAC(secrets=["w" * 32])})
+    app = Litestar([hook], middleware=[DefineMiddleware(WebhookMiddleware, config=config)])
+    recorder = await call(app, make_scope("POST", _spell(spelling, "/webhook/generic")), b'{"forged": true}')
+    assert recorder.status == 401
+    assert delivered == []
+
+
+@pytest.mark.parametrize("spelling", SLASH_SPELLINGS)
+async def test_litestar_slash_spellings_cannot_skip_route_policy(spelling: str) -> None:
+    """A route policy on `/admin/users` also covers the spellings Litestar routes there (default allow)."""
+
+    @get("/admin/users")
+    async def users() -> dict[str, Any]:
+        return {"users": ["admin-1"]}
+
+    policies = (RoutePolicy(path="/admin/users", permissions=("admin:users",)),)
+    app = guard(Litestar([users]), _auth(), RBACConfig(policies=policies, default="allow"))
+    token = _tokens().issue_access("user-1", roles=["user"])
+    scope = make_scope("GET", _spell(spelling, "/admin/users"), headers={"authorization": f"Bearer {token}"})
+    recorder = await call(app, scope)
+    assert recorder.status == 403
+    assert recorder.json()["error"] == "insufficient_permissions"
+
+
+async def test_litestar_double_slash_cannot_skip_community_membership() -> None:
+    """`/api//communities/7/posts` (Litestar runs the `/api/communities/{cid}/posts` handler) checks membership."""
+
+    @get("/api/communities/{cid:str}/posts")
+    async def posts(request: Request[Any, Any, Any]) -> dict[str, str]:
+        return {"community": request.path_params["cid"]}
+
+    tenancy = TenancyConfig(routes=("/api/communities/{community_id}/{rest:path}",))
+    app = guard(Litestar([posts]), _auth(), tenancy)
+    token = _tokens().issue_access("user-1", roles=["user"], communities=["42"])
+    headers = {"authorization": f"Bearer {token}"}
+    own = await call(app, make_scope("GET", "/api/communities/42/posts", headers=headers))
+    other = await call(app, make_scope("GET", "/api//communities/7/posts/", headers=headers))
+    assert own.status == 200
+    assert other.status == 403
+    assert other.json()["error"] == "community_forbidden"
