@@ -65,10 +65,12 @@ class CompiledLimit:
         self.enforce = not limit.shadow
         self.fail_mode: FailMode = limit.fail_mode or fail_mode
         methods = limit.methods or (ANY_METHOD,)
+        if "GET" in methods and "HEAD" not in methods:
+            methods = (*methods, "HEAD")  # frameworks run the GET handler for HEAD: it costs the same
         self.routes: RouteTable[bool] | None = (
             RouteTable([(methods, path, True) for path in limit.paths]) if limit.paths else None
         )
-        self._methods = frozenset(limit.methods) if limit.methods and not limit.paths else None
+        self._methods = frozenset(methods) if limit.methods and not limit.paths else None
         command = limit.command
         self.param = command.param if command is not None else None
         self.field_decoder: msgspec.json.Decoder[Any] | None = None

@@ -94,7 +94,11 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ConfigurationError.expected("a (METHOD, '/path') key", key, "ValidationConfig.routes")
             method, template = key
             schema = value if isinstance(value, RouteSchema) else RouteSchema(body=value)
-            table.add(method, template, CompiledRoute(schema, template, self.max_body_bytes, walker))
+            compiled = CompiledRoute(schema, template, self.max_body_bytes, walker)
+            table.add(method, template, compiled)
+            if method == "GET" and ("HEAD", template) not in self.routes:
+                # Frameworks run the GET handler for HEAD: it must not get there unvalidated.
+                table.add("HEAD", template, compiled)
         if self.forbid_unknown_fields:
             for other in walker.other_classes:
                 raise ConfigurationError.expected(

@@ -394,3 +394,11 @@ class TestConfiguration:
         assert (rate.count, rate.period) == (count, period)
         assert rate.interval_us * count >= period * 1_000_000
         assert str(rate) == f"{count}/{period}s"
+
+
+@pytest.mark.parametrize("paths", [(), ("/search",)])
+async def test_head_counts_against_a_get_limit(paths: tuple[str, ...]) -> None:
+    """HEAD runs the GET handler, so a GET-only limit also counts (and refuses) HEAD requests."""
+    app = middleware(Limit(name="search", rate="1/minute", methods=("GET",), paths=paths))
+    assert (await call(app, make_scope("GET", "/search"))).status == 200
+    assert (await call(app, make_scope("HEAD", "/search"))).status == 429

@@ -149,3 +149,10 @@ async def test_body_query_and_path_together() -> None:
         "query": {"pageSize": 2},
         "path": {"community_id": 3, "slug": "main"},
     }
+
+
+async def test_head_is_validated_like_get() -> None:
+    """HEAD runs the GET handler (Starlette, Litestar), so a GET route's query is validated for HEAD too."""
+    response = await call(middleware(), make_scope("HEAD", "/renamed", query_string=b"pageSize=x"))
+    assert response.status == 400
+    assert response.json()["error"] == "validation_error"
