@@ -126,7 +126,9 @@ class CompiledLimit:
             return None
         try:
             value = self.field_decoder.decode(body).value
-        except msgspec.DecodeError as exc:
+        # msgspec raises RecursionError past 1,000 nested levels (even in skipped fields) and
+        # UnicodeDecodeError for invalid UTF-8 in a string, not DecodeError: all are the client's fault.
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             raise GuardError(ErrorCode.MALFORMED_REQUEST, "rate_limit_command_unreadable") from exc
         return value if value is None else str(value)
 

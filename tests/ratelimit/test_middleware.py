@@ -297,6 +297,15 @@ class TestCommands:
             assert (refused.status, refused.json()["error"]) == (400, "malformed_request")
         assert (await call(app, make_scope("POST", "/run"), b"{}" + b" " * 100)).status == 413
 
+    @pytest.mark.parametrize(
+        "body", [b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}", b'{"command": "\xff"}'], ids=["deep", "bad-utf8"]
+    )
+    async def test_hostile_command_body_is_a_400_not_a_crash(self, body: bytes) -> None:
+        """Nesting past msgspec's recursion limit or invalid UTF-8 in the command body is a 400, not an exception."""
+        app = middleware(Limit(name="cmd", rate="5/minute", command=Command(body_field="command")))
+        refused = await call(app, make_scope("POST", "/run"), body)
+        assert (refused.status, refused.json()["error"]) == (400, "malformed_request")
+
     async def test_client_gone_mid_body(self) -> None:
         """If the client disconnects while the command body is read, nothing is answered."""
         app = middleware(Limit(name="cmd", rate="5/minute", command=Command(body_field="command")))
