@@ -111,6 +111,7 @@ class AuthenticationMiddleware:
             self.config.skip_preflight
             and method == "OPTIONS"
             and get_header(scope, b"access-control-request-method") is not None
+            and get_header(scope, b"origin") is not None  # a preflight always has one (as tenancy and RBAC check)
         ):
             await self.app(scope, receive, send)
             return
