@@ -4,8 +4,9 @@ Templates use Starlette's syntax: ``/api/v1/communities/{community_id}/modules``
 ``/files/{rest:path}`` (the remainder). Tables are compiled once: literal paths are one dict lookup,
 templates sit in a segment trie, so a match only verifies the few templates whose literal segments
 fit the path, even with thousands of rules sharing a prefix. Matching runs on the route path,
-``path`` minus ``root_path``, in canonical form (see :func:`canonical_path`): a rule must cover every
-spelling a framework routes to the handler it protects, or a client picks the spelling it skips.
+``path`` minus ``root_path``, in canonical form (see :func:`canonical_path` and :meth:`RouteTable.match`):
+a rule must cover every spelling a framework routes to the handler it protects, or a client picks the
+spelling the rule skips.
 """
 
 from __future__ import annotations
@@ -30,17 +31,14 @@ _SLASHES: Final = re.compile("//+")
 
 
 def canonical_path(path: str) -> str:
-    """``path`` as frameworks route it: one final newline dropped, slashes collapsed, no trailing slash.
+    """``path`` as Litestar routes it: slashes collapsed, no trailing slash (``//admin/`` is ``/admin``).
 
-    Starlette (and FastAPI) match routes with ``^...$``, and ``$`` also matches before a final
-    newline, so ``/admin%0A`` runs the ``/admin`` handler; Litestar collapses ``//`` and strips a
-    trailing ``/`` before routing, so ``//admin/`` does too. Rules are matched on this form.
+    Rules are matched on this form, so they cover every spelling the framework sends to the handler
+    they protect (see also :meth:`RouteTable.match` for Starlette's final newline).
     """
     if "//" in path:
         path = _SLASHES.sub("/", path)
-    if len(path) > 1 and path[-1] in "/\n":
-        if path[-1] == "\n":
-            path = path[:-1]
+    if len(path) > 1 and path[-1] == "/":
         path = path.rstrip("/") or "/"
     return path
 
@@ -187,7 +185,19 @@ class RouteTable(Generic[T]):
             node, depth = pending.pop()
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
-        """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""
+        """The value for ``method`` and ``path`` with the template's parameters, or ``None``.
+
+        Starlette (and FastAPI) match routes with ``^...$``, and ``$`` also matches before a final
+        newline: ``/admin%0A`` runs the ``/admin`` handler, while ``/a/%0A`` runs ``/a/{x}`` with
+        ``x="\\n"``. A path ending in a newline is therefore matched without it first, then as is.
+        """
+        if path[-1:] == "\n":
+            found = self._match(method, canonical_path(path[:-1]))
+            if found is not None:
+                return found
+        return self._match(method, path)
+
+    def _match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         literal = self._literal.get(path)
         if literal is not None:
             value = literal.get(method)

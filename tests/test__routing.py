@@ -101,18 +101,27 @@ def test_templates_and_matching_never_raise_anything_else(template: str, path: s
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("/admin\n", "/admin"),
-        ("/admin/\n", "/admin"),
-        ("/admin\n\n", "/admin\n"),
         ("//admin//users/", "/admin/users"),
+        ("/admin/", "/admin"),
         ("/", "/"),
         ("///", "/"),
         ("", ""),
+        ("/admin\n", "/admin\n"),
     ],
 )
-def test_route_path_is_the_spelling_frameworks_route(path: str, expected: str) -> None:
-    """Starlette's `$` ignores one final newline and Litestar collapses and strips slashes: rules see that form."""
+def test_route_path_is_the_spelling_litestar_routes(path: str, expected: str) -> None:
+    """Litestar collapses `//` and strips a trailing `/` before routing: rules see that form."""
     assert route_path(make_scope(path=path)) == expected
+
+
+def test_final_newline_matches_like_starlette() -> None:
+    """Starlette's `$` matches before a final newline: `/admin\\n` is `/admin`, and `/a/\\n` still fits `/a/{x}`."""
+    table: RouteTable[str] = RouteTable([("*", "/admin", "admin"), ("*", "/a/{x}", "a"), ("*", "/f/{rest:path}", "f")])
+    assert table.match("GET", route_path(make_scope(path="/admin\n"))) == ("admin", {})
+    assert table.match("GET", route_path(make_scope(path="/admin/\n"))) == ("admin", {})
+    assert table.match("GET", route_path(make_scope(path="/a/\n"))) == ("a", {"x": "\n"})
+    assert table.match("GET", route_path(make_scope(path="/f/x\n"))) == ("f", {"rest": "x"})
+    assert table.match("GET", route_path(make_scope(path="/admin\n\n"))) is None
 
 
 def test_templates_match_canonical_spellings() -> None:

@@ -55,6 +55,25 @@ async def test_newline_suffix_cannot_skip_validation_or_the_command_limit() -> N
     assert recorder.json()["error"] == "validation_error"
 
 
+async def test_newline_as_the_whole_parameter_cannot_skip_webhook_verification() -> None:
+    """`/hooks/%0A` runs Starlette's `/hooks/{provider}` handler (provider "\\n"): it needs a signature too."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    delivered: list[str] = []
+
+    async def hook(request: Any) -> Response:
+        delivered.append(request.path_params["provider"])
+        return Response(status_code=204)
+
+    config = WebhookConfig(routes={"/hooks/{provider}": GenericHMAC(secrets=["w" * 32])})
+    app = WebhookMiddleware(Starlette(routes=[Route("/hooks/{provider}", hook, methods=["POST"])]), config)
+    recorder = await call(app, make_scope("POST", "/hooks/\n"), b'{"forged": true}')
+    assert recorder.status == 401
+    assert delivered == []
+
+
 @pytest.mark.parametrize("spelling", SLASH_SPELLINGS)
 async def test_litestar_slash_spellings_cannot_skip_webhook_verification(spelling: str) -> None:
     """Litestar routes `//webhook/generic/` to `/webhook/generic`: the signature is required there too."""
