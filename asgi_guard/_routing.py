@@ -43,14 +43,24 @@ def canonical_path(path: str) -> str:
     return path
 
 
-def route_path(scope: Scope) -> str:
-    """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does), canonical."""
+def raw_route_path(scope: Scope) -> str:
+    """The path Starlette routes on: ``path`` with ``root_path`` removed, as sent.
+
+    Tables whose rules *relax* a check (authentication ``exclude``, rate-limit exemptions, public
+    routes) also match this form, with templates as written: a relaxation holds only when it holds
+    for both spellings (Starlette could run a catch-all route for ``/public//x``).
+    """
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     # Strip the mount prefix only at a segment boundary: root "/api" must not turn "/apiv2/x" into "v2/x".
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        path = path[len(root) :] or "/"
-    return canonical_path(path)
+        return path[len(root) :] or "/"
+    return path
+
+
+def route_path(scope: Scope) -> str:
+    """The path rules are matched on: :func:`raw_route_path` in :func:`canonical_path` form."""
+    return canonical_path(raw_route_path(scope))
 
 
 class Template:
@@ -58,11 +68,12 @@ class Template:
 
     __slots__ = ("params", "pattern", "source")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, canonical: bool = True) -> None:
         if not source.startswith("/"):
             raise ConfigurationError.expected("a path template starting with `/`", source, "route")
         self.source = source
-        source = canonical_path(source)
+        if canonical:
+            source = canonical_path(source)
         parts: list[str] = []
         names: list[str] = []
         position = 0
@@ -77,7 +88,7 @@ class Template:
         tail = source[position:]
         if "{" in tail or "}" in tail:
             raise ConfigurationError.expected("`{name}` or `{name:path}` parameters", source, "route")
-        if not tail and source.endswith(":path}") and parts[-2].endswith("/"):
+        if canonical and not tail and source.endswith(":path}") and parts[-2].endswith("/"):
             # `/files/{rest:path}` also matches `/files/`, whose canonical form is `/files`.
             parts[-2], parts[-1] = parts[-2][:-1], f"(?:/{parts[-1]})?"
         parts.append(re.escape(tail))
@@ -123,19 +134,23 @@ class RouteTable(Generic[T]):
     precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_count", "_literal", "_root")
+    __slots__ = ("_canonical", "_count", "_literal", "_root")
 
-    def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = ()) -> None:
+    def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = (), *, canonical: bool = True) -> None:
+        """``canonical``: templates in :func:`canonical_path` form, for :func:`route_path` (``False``:
+        templates as written, for :func:`raw_route_path`)."""
         self._literal: dict[str, dict[str, T]] = {}
         self._root: _Node[T] = _Node()
         self._count = 0
+        self._canonical = canonical
         for methods, template, value in rules:
             self.add(methods, template, value)
 
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
-        compiled = Template(template)
-        template = canonical_path(template)
+        compiled = Template(template, canonical=self._canonical)
+        if self._canonical:
+            template = canonical_path(template)
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
@@ -192,7 +207,7 @@ class RouteTable(Generic[T]):
         ``x="\\n"``. A path ending in a newline is therefore matched without it first, then as is.
         """
         if path[-1:] == "\n":
-            found = self._match(method, canonical_path(path[:-1]))
+            found = self._match(method, canonical_path(path[:-1]) if self._canonical else path[:-1])
             if found is not None:
                 return found
         return self._match(method, path)
@@ -229,4 +244,4 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "RouteTable", "Template", "canonical_path", "route_path")
+__all__ = ("ANY_METHOD", "RouteTable", "Template", "canonical_path", "raw_route_path", "route_path")

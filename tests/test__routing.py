@@ -130,3 +130,13 @@ def test_templates_match_canonical_spellings() -> None:
     assert table.match("GET", route_path(make_scope(path="/items/"))) == ("items", {})
     assert table.match("GET", route_path(make_scope(path="/files/"))) == ("files", {"rest": ""})
     assert table.match("GET", route_path(make_scope(path="/files//a/b"))) == ("files", {"rest": "a/b"})
+
+
+def test_raw_tables_match_templates_as_written() -> None:
+    """With canonical=False (tables that relax a check) templates and paths are compared as written."""
+    table: RouteTable[int] = RouteTable([("*", "/items/", 1), ("*", "/files/{rest:path}", 2)], canonical=False)
+    assert table.match("GET", "/items/") == (1, {})
+    assert table.match("GET", "/items/\n") == (1, {})
+    assert table.match("GET", "/items") is None
+    assert table.match("GET", "/files") is None
+    assert table.match("GET", "/files//a") == (2, {"rest": "/a"})

@@ -124,3 +124,32 @@ async def test_litestar_double_slash_cannot_skip_community_membership() -> None:
     assert own.status == 200
     assert other.status == 403
     assert other.json()["error"] == "community_forbidden"
+
+
+@pytest.mark.parametrize("path", ["/public//secret", "/public/secret/", "//public/secret"])
+async def test_non_canonical_spelling_cannot_borrow_a_public_rule(path: str) -> None:
+    """Starlette runs its catch-all route for `/public//secret`: the `/public/{page}` exclusion and public policy
+    (which cover the canonical `/public/secret`) must not waive authentication and policy there."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def page(request: Any) -> JSONResponse:
+        return JSONResponse({"route": "catch-all", "rest": request.path_params.get("rest", "")})
+
+    inner = Starlette(routes=[Route("/public/{page}", page), Route("/{rest:path}", page)])
+    auth = AuthConfig(
+        jwt=JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None),
+        exclude=("/public/{page}",),
+    )
+    policies = (
+        RoutePolicy(path="/public/{page}", public=True),
+        RoutePolicy(path="/{rest:path}", permissions=("admin:proxy",)),
+    )
+    app = guard(inner, auth, RBACConfig(policies=policies))
+    anonymous = await call(app, make_scope("GET", path))
+    assert (anonymous.status, anonymous.json()["error"]) == (401, "missing_credentials")
+    token = _tokens().issue_access("user-1", roles=["user"])
+    user = await call(app, make_scope("GET", path, headers={"authorization": f"Bearer {token}"}))
+    assert (user.status, user.json()["error"]) == (403, "insufficient_permissions")
+    assert (await call(app, make_scope("GET", "/public/secret"))).status == 200

@@ -411,3 +411,12 @@ async def test_head_counts_against_a_get_limit(paths: tuple[str, ...]) -> None:
     app = middleware(Limit(name="search", rate="1/minute", methods=("GET",), paths=paths))
     assert (await call(app, make_scope("GET", "/search"))).status == 200
     assert (await call(app, make_scope("HEAD", "/search"))).status == 429
+
+
+async def test_exemption_holds_only_for_the_path_as_written() -> None:
+    """An exempt `/health` does not exempt `//health` or `/health/` (Starlette may route those elsewhere)."""
+    app = middleware(Limit(name="ip", rate="1/minute"), exempt_paths=("/health",))
+    assert (await call(app, make_scope("GET", "/health"))).status == 200
+    assert (await call(app, make_scope("GET", "/health"))).status == 200
+    assert (await call(app, make_scope("GET", "//health"))).status == 200
+    assert (await call(app, make_scope("GET", "/health/"))).status == 429
