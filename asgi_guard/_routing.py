@@ -134,7 +134,7 @@ class RouteTable(Generic[T]):
     precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_canonical", "_count", "_literal", "_root")
+    __slots__ = ("_canonical", "_count", "_literal", "_root", "_spelled")
 
     def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = (), *, canonical: bool = True) -> None:
         """``canonical``: templates in :func:`canonical_path` form, for :func:`route_path` (``False``:
@@ -143,18 +143,27 @@ class RouteTable(Generic[T]):
         self._root: _Node[T] = _Node()
         self._count = 0
         self._canonical = canonical
+        self._spelled: dict[tuple[str, str], str] = {}
         for methods, template, value in rules:
             self.add(methods, template, value)
 
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
         compiled = Template(template, canonical=self._canonical)
-        if self._canonical:
-            template = canonical_path(template)
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
         by_method: dict[str, T] = {name.upper(): value for name in names}
+        if self._canonical:
+            source, template = template, canonical_path(template)
+            for method in by_method:
+                # `/x` and `/x/` are one route here: two rules for it would silently become the first.
+                first = self._spelled.setdefault((template, method), source)
+                if first != source:
+                    raise ConfigurationError(
+                        f"Expected routes that stay distinct once `//` and a trailing `/` are ignored, "
+                        f"got `{first}` and `{source}` for {method} - at `route`"
+                    )
         if compiled.is_literal:
             slot = self._literal.setdefault(template, {})
             for method, item in by_method.items():

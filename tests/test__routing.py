@@ -140,3 +140,13 @@ def test_raw_tables_match_templates_as_written() -> None:
     assert table.match("GET", "/items") is None
     assert table.match("GET", "/files") is None
     assert table.match("GET", "/files//a") == (2, {"rest": "/a"})
+
+
+def test_rules_that_collapse_onto_one_route_are_refused() -> None:
+    """`/x` and `/x/` (or `//x`) for the same method are one route once normalised: two rules for it are refused."""
+    with pytest.raises(ConfigurationError, match="distinct"):
+        RouteTable([("GET", "/x", 1), ("GET", "/x/", 2)])
+    with pytest.raises(ConfigurationError, match="distinct"):
+        RouteTable([("GET", "/a/{id}", 1), ("GET", "/a//{id}", 2)])
+    table: RouteTable[int] = RouteTable([("GET", "/x", 1), ("POST", "/x/", 2), ("GET", "/x", 3)])
+    assert (table.match("GET", "/x"), table.match("POST", "/x")) == ((1, {}), (2, {}))

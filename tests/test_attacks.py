@@ -153,3 +153,22 @@ async def test_non_canonical_spelling_cannot_borrow_a_public_rule(path: str) -> 
     user = await call(app, make_scope("GET", path, headers={"authorization": f"Bearer {token}"}))
     assert (user.status, user.json()["error"]) == (403, "insufficient_permissions")
     assert (await call(app, make_scope("GET", "/public/secret"))).status == 200
+
+
+@pytest.mark.parametrize(
+    ("public", "path"), [("/items/", "/items"), ("/files/{rest:path}", "/files")], ids=["trailing-slash", "path-param"]
+)
+async def test_canonical_match_of_a_public_template_does_not_waive_default_deny(public: str, path: str) -> None:
+    """Starlette routes `/items` apart from `/items/`: a public `/items/` policy leaves an unlisted `/items` denied."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> JSONResponse:
+        return JSONResponse({"path": request.url.path})
+
+    inner = Starlette(routes=[Route(path, endpoint), Route(public, endpoint)])
+    app = guard(inner, _auth(), RBACConfig(policies=(RoutePolicy(path=public, public=True),)))
+    token = _tokens().issue_access("user-1", roles=["user"])
+    refused = await call(app, make_scope("GET", path, headers={"authorization": f"Bearer {token}"}))
+    assert (refused.status, refused.json()["error"]) == (403, "insufficient_permissions")

@@ -34,7 +34,17 @@ class RBACMiddleware:
     ``lifespan`` passes through.
     """
 
-    __slots__ = ("_authorizer", "_default", "_fmt", "_raw_table", "_skip_preflight", "_table", "app", "config")
+    __slots__ = (
+        "_authorizer",
+        "_default",
+        "_exact",
+        "_fmt",
+        "_raw_table",
+        "_skip_preflight",
+        "_table",
+        "app",
+        "config",
+    )
 
     def __init__(self, app: ASGIApp, config: RBACConfig | None = None) -> None:
         self.app = app
@@ -42,8 +52,10 @@ class RBACMiddleware:
         self._authorizer = Authorizer(config.roles)
         rules = [(Rule.methods_of(policy), policy.path, Rule.of(policy, config.shadow)) for policy in config.policies]
         self._table: RouteTable[Rule] = RouteTable(rules)
-        # Policies as written, for paths whose spelling is not canonical (see `_rules`).
+        # Policies as written, for paths whose spelling is not canonical (see `_rules`). When every
+        # template is canonical and none ends in `{...:path}`, both tables agree on canonical paths.
         self._raw_table: RouteTable[Rule] = RouteTable(rules, canonical=False)
+        self._exact = all(canonical_path(p.path) == p.path and ":path}" not in p.path for p in config.policies)
         self._default = (
             Rule((), deny=True, shadow=config.shadow, label="default deny") if config.denies_unlisted else _ALLOW
         )
@@ -114,13 +126,13 @@ class RBACMiddleware:
         await self.app(scope, receive, send)
 
     def _rules(self, method: str, path: str) -> tuple[Rule, ...]:
-        """The rules the request must pass: the canonical spelling's (Litestar routes ``//a/`` as ``/a``),
-        and, when the path is not canonical, also the as-sent spelling's (Starlette routes it as is, maybe
-        to a catch-all route), so a public rule of one spelling never waives the other's."""
+        """The rules the request must pass: the canonical spelling's (Litestar routes ``//a/`` as ``/a``)
+        and the as-sent spelling's (Starlette routes it as is, maybe to a catch-all route, and routes
+        ``/items`` apart from ``/items/``), so a public rule of one spelling never waives the other's."""
         canonical = canonical_path(path)
         found = self._table.match(method, canonical)
         rule = found[0] if found is not None else self._default
-        if canonical == path:
+        if canonical == path and self._exact:
             return (rule,)
         found = self._raw_table.match(method, path)
         raw = found[0] if found is not None else self._default
