@@ -4,7 +4,9 @@ Templates use Starlette's syntax: ``/api/v1/communities/{community_id}/modules``
 ``/files/{rest:path}`` (the remainder). Tables are compiled once: literal paths are one dict lookup,
 templates sit in a segment trie, so a match only verifies the few templates whose literal segments
 fit the path, even with thousands of rules sharing a prefix. Matching runs on the route path,
-``path`` minus ``root_path``.
+``path`` minus ``root_path``, in canonical form (see :func:`canonical_path` and :meth:`RouteTable.match`):
+a rule must cover every spelling a framework routes to the handler it protects, or a client picks the
+spelling the rule skips.
 """
 
 from __future__ import annotations
@@ -25,10 +27,29 @@ _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(str|path|int))?}")
 _CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
 ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
+_SLASHES: Final = re.compile("//+")
 
 
-def route_path(scope: Scope) -> str:
-    """The path the app routes on: ``path`` with ``root_path`` removed (as Starlette does)."""
+def canonical_path(path: str) -> str:
+    """``path`` as Litestar routes it: slashes collapsed, no trailing slash (``//admin/`` is ``/admin``).
+
+    Rules are matched on this form, so they cover every spelling the framework sends to the handler
+    they protect (see also :meth:`RouteTable.match` for Starlette's final newline).
+    """
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if len(path) > 1 and path[-1] == "/":
+        path = path.rstrip("/") or "/"
+    return path
+
+
+def raw_route_path(scope: Scope) -> str:
+    """The path Starlette routes on: ``path`` with ``root_path`` removed, as sent.
+
+    Tables whose rules *relax* a check (authentication ``exclude``, rate-limit exemptions, public
+    routes) also match this form, with templates as written: a relaxation holds only when it holds
+    for both spellings (Starlette could run a catch-all route for ``/public//x``).
+    """
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     # Strip the mount prefix only at a segment boundary: root "/api" must not turn "/apiv2/x" into "v2/x".
@@ -37,15 +58,22 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def route_path(scope: Scope) -> str:
+    """The path rules are matched on: :func:`raw_route_path` in :func:`canonical_path` form."""
+    return canonical_path(raw_route_path(scope))
+
+
 class Template:
     """One compiled path template."""
 
     __slots__ = ("params", "pattern", "source")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, canonical: bool = True) -> None:
         if not source.startswith("/"):
             raise ConfigurationError.expected("a path template starting with `/`", source, "route")
         self.source = source
+        if canonical:
+            source = canonical_path(source)
         parts: list[str] = []
         names: list[str] = []
         position = 0
@@ -60,6 +88,9 @@ class Template:
         tail = source[position:]
         if "{" in tail or "}" in tail:
             raise ConfigurationError.expected("`{name}` or `{name:path}` parameters", source, "route")
+        if canonical and not tail and source.endswith(":path}") and parts[-2].endswith("/"):
+            # `/files/{rest:path}` also matches `/files/`, whose canonical form is `/files`.
+            parts[-2], parts[-1] = parts[-2][:-1], f"(?:/{parts[-1]})?"
         parts.append(re.escape(tail))
         self.params = tuple(names)
         self.pattern = re.compile("".join(parts))
@@ -70,7 +101,7 @@ class Template:
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)
-        return found.groupdict() if found is not None else None
+        return found.groupdict("") if found is not None else None
 
 
 def _first_segment(path: str) -> str:
@@ -103,22 +134,36 @@ class RouteTable(Generic[T]):
     precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_count", "_literal", "_root")
+    __slots__ = ("_canonical", "_count", "_literal", "_root", "_spelled")
 
-    def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = ()) -> None:
+    def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = (), *, canonical: bool = True) -> None:
+        """``canonical``: templates in :func:`canonical_path` form, for :func:`route_path` (``False``:
+        templates as written, for :func:`raw_route_path`)."""
         self._literal: dict[str, dict[str, T]] = {}
         self._root: _Node[T] = _Node()
         self._count = 0
+        self._canonical = canonical
+        self._spelled: dict[tuple[str, str], str] = {}
         for methods, template, value in rules:
             self.add(methods, template, value)
 
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
-        compiled = Template(template)
+        compiled = Template(template, canonical=self._canonical)
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
         by_method: dict[str, T] = {name.upper(): value for name in names}
+        if self._canonical:
+            source, template = template, canonical_path(template)
+            for method in by_method:
+                # `/x` and `/x/` are one route here: two rules for it would silently become the first.
+                first = self._spelled.setdefault((template, method), source)
+                if first != source:
+                    raise ConfigurationError(
+                        f"Expected routes that stay distinct once `//` and a trailing `/` are ignored, "
+                        f"got `{first}` and `{source}` for {method} - at `route`"
+                    )
         if compiled.is_literal:
             slot = self._literal.setdefault(template, {})
             for method, item in by_method.items():
@@ -164,7 +209,19 @@ class RouteTable(Generic[T]):
             node, depth = pending.pop()
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
-        """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""
+        """The value for ``method`` and ``path`` with the template's parameters, or ``None``.
+
+        Starlette (and FastAPI) match routes with ``^...$``, and ``$`` also matches before a final
+        newline: ``/admin%0A`` runs the ``/admin`` handler, while ``/a/%0A`` runs ``/a/{x}`` with
+        ``x="\\n"``. A path ending in a newline is therefore matched without it first, then as is.
+        """
+        if path[-1:] == "\n":
+            found = self._match(method, canonical_path(path[:-1]) if self._canonical else path[:-1])
+            if found is not None:
+                return found
+        return self._match(method, path)
+
+    def _match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         literal = self._literal.get(path)
         if literal is not None:
             value = literal.get(method)
@@ -196,4 +253,4 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "RouteTable", "Template", "route_path")
+__all__ = ("ANY_METHOD", "RouteTable", "Template", "canonical_path", "raw_route_path", "route_path")

@@ -96,3 +96,57 @@ def test_templates_and_matching_never_raise_anything_else(template: str, path: s
     assert result is None or set(result) == set(compiled.params)
     table: RouteTable[int] = RouteTable([("GET", template, 1)])
     assert table.match("GET", path) in (None, (1, result if result is not None else {}))
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("//admin//users/", "/admin/users"),
+        ("/admin/", "/admin"),
+        ("/", "/"),
+        ("///", "/"),
+        ("", ""),
+        ("/admin\n", "/admin\n"),
+    ],
+)
+def test_route_path_is_the_spelling_litestar_routes(path: str, expected: str) -> None:
+    """Litestar collapses `//` and strips a trailing `/` before routing: rules see that form."""
+    assert route_path(make_scope(path=path)) == expected
+
+
+def test_final_newline_matches_like_starlette() -> None:
+    """Starlette's `$` matches before a final newline: `/admin\\n` is `/admin`, and `/a/\\n` still fits `/a/{x}`."""
+    table: RouteTable[str] = RouteTable([("*", "/admin", "admin"), ("*", "/a/{x}", "a"), ("*", "/f/{rest:path}", "f")])
+    assert table.match("GET", route_path(make_scope(path="/admin\n"))) == ("admin", {})
+    assert table.match("GET", route_path(make_scope(path="/admin/\n"))) == ("admin", {})
+    assert table.match("GET", route_path(make_scope(path="/a/\n"))) == ("a", {"x": "\n"})
+    assert table.match("GET", route_path(make_scope(path="/f/x\n"))) == ("f", {"rest": "x"})
+    assert table.match("GET", route_path(make_scope(path="/admin\n\n"))) is None
+
+
+def test_templates_match_canonical_spellings() -> None:
+    """A trailing-slash template matches its canonical path, and `/files/{rest:path}` matches the bare `/files`."""
+    table: RouteTable[str] = RouteTable([("*", "/items/", "items"), ("*", "/files/{rest:path}", "files")])
+    assert table.match("GET", route_path(make_scope(path="/items/"))) == ("items", {})
+    assert table.match("GET", route_path(make_scope(path="/files/"))) == ("files", {"rest": ""})
+    assert table.match("GET", route_path(make_scope(path="/files//a/b"))) == ("files", {"rest": "a/b"})
+
+
+def test_raw_tables_match_templates_as_written() -> None:
+    """With canonical=False (tables that relax a check) templates and paths are compared as written."""
+    table: RouteTable[int] = RouteTable([("*", "/items/", 1), ("*", "/files/{rest:path}", 2)], canonical=False)
+    assert table.match("GET", "/items/") == (1, {})
+    assert table.match("GET", "/items/\n") == (1, {})
+    assert table.match("GET", "/items") is None
+    assert table.match("GET", "/files") is None
+    assert table.match("GET", "/files//a") == (2, {"rest": "/a"})
+
+
+def test_rules_that_collapse_onto_one_route_are_refused() -> None:
+    """`/x` and `/x/` (or `//x`) for the same method are one route once normalised: two rules for it are refused."""
+    with pytest.raises(ConfigurationError, match="distinct"):
+        RouteTable([("GET", "/x", 1), ("GET", "/x/", 2)])
+    with pytest.raises(ConfigurationError, match="distinct"):
+        RouteTable([("GET", "/a/{id}", 1), ("GET", "/a//{id}", 2)])
+    table: RouteTable[int] = RouteTable([("GET", "/x", 1), ("POST", "/x/", 2), ("GET", "/x", 3)])
+    assert (table.match("GET", "/x"), table.match("POST", "/x")) == ((1, {}), (2, {}))

@@ -99,7 +99,7 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         exclude: path templates where authentication does not run at all (health checks).
         optional: path templates where anonymous requests pass (sent credentials are still checked).
         skip_preflight: let CORS preflight requests (``OPTIONS`` with
-            ``Access-Control-Request-Method``) through unauthenticated.
+            ``Origin`` and ``Access-Control-Request-Method``) through unauthenticated.
         error_format: ``json`` or ``problem`` (RFC 9457).
         populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop).
         clock: time source (``None``: the system clock).

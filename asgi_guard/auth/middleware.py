@@ -15,7 +15,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from asgi_guard._headers import get_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path
 from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
 from asgi_guard.auth.credentials import read_credentials
 from asgi_guard.auth.last_used import LastUsedTracker
@@ -51,7 +51,8 @@ class AuthenticationMiddleware:
         self._clock = config.clock or SYSTEM_CLOCK
         rules: list[tuple[str, str, str]] = [(ANY_METHOD, template, _EXCLUDED) for template in config.exclude]
         rules += [(ANY_METHOD, template, _OPTIONAL) for template in config.optional]
-        self._paths: RouteTable[str] | None = RouteTable(rules) if rules else None
+        # Exclusions relax a check: matched on the path as sent, never a looser canonical spelling.
+        self._paths: RouteTable[str] | None = RouteTable(rules, canonical=False) if rules else None
         key_auth = config.api_key
         self._api_key = key_auth
         self._header = key_auth.header.encode("latin-1") if key_auth is not None else None
@@ -105,12 +106,13 @@ class AuthenticationMiddleware:
         method = scope.get("method", "GET")
         mode = None
         if self._paths is not None:
-            found = self._paths.match(method, route_path(scope))
+            found = self._paths.match(method, raw_route_path(scope))
             mode = found[0] if found is not None else None
         if mode == _EXCLUDED or (
             self.config.skip_preflight
             and method == "OPTIONS"
             and get_header(scope, b"access-control-request-method") is not None
+            and get_header(scope, b"origin") is not None  # a preflight always has one (as tenancy and RBAC check)
         ):
             await self.app(scope, receive, send)
             return

@@ -65,10 +65,12 @@ class CompiledLimit:
         self.enforce = not limit.shadow
         self.fail_mode: FailMode = limit.fail_mode or fail_mode
         methods = limit.methods or (ANY_METHOD,)
+        if "GET" in methods and "HEAD" not in methods:
+            methods = (*methods, "HEAD")  # frameworks run the GET handler for HEAD: it costs the same
         self.routes: RouteTable[bool] | None = (
             RouteTable([(methods, path, True) for path in limit.paths]) if limit.paths else None
         )
-        self._methods = frozenset(limit.methods) if limit.methods and not limit.paths else None
+        self._methods = frozenset(methods) if limit.methods and not limit.paths else None
         command = limit.command
         self.param = command.param if command is not None else None
         self.field_decoder: msgspec.json.Decoder[Any] | None = None
@@ -124,7 +126,9 @@ class CompiledLimit:
             return None
         try:
             value = self.field_decoder.decode(body).value
-        except msgspec.DecodeError as exc:
+        # msgspec raises RecursionError past 1,000 nested levels (even in skipped fields) and
+        # UnicodeDecodeError for invalid UTF-8 in a string, not DecodeError: all are the client's fault.
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             raise GuardError(ErrorCode.MALFORMED_REQUEST, "rate_limit_command_unreadable") from exc
         return value if value is None else str(value)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._headers import append_headers, has_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path, route_path
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext, client_host
 from asgi_guard.errors import ErrorCode, GuardError
@@ -62,7 +62,8 @@ class RateLimitMiddleware:
             clock=clock,
         )
         self._limits = tuple(CompiledLimit(limit, config.prefix, config.fail_mode) for limit in config.limits)
-        self._exempt_routes = RouteTable([(ANY_METHOD, path, True) for path in config.exempt_paths])
+        # Exemptions relax a check: matched on the path as sent, never a looser canonical spelling.
+        self._exempt_routes = RouteTable([(ANY_METHOD, path, True) for path in config.exempt_paths], canonical=False)
         self._exempt_principals = config.exempt_principals
         self._exempt_networks = config.networks()
         self._ietf = config.ietf_headers
@@ -76,7 +77,7 @@ class RateLimitMiddleware:
         ctx = GuardContext.from_scope(scope)
         method = scope.get("method", "GET")
         path = route_path(scope)
-        if self._exempt(scope, ctx, method, path):
+        if self._exempt(scope, ctx, method):
             await self.app(scope, receive, send)
             return
         try:
@@ -120,8 +121,8 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _exempt(self, scope: Scope, ctx: GuardContext, method: str, path: str) -> bool:
-        if len(self._exempt_routes) and self._exempt_routes.match(method, path) is not None:
+    def _exempt(self, scope: Scope, ctx: GuardContext, method: str) -> bool:
+        if len(self._exempt_routes) and self._exempt_routes.match(method, raw_route_path(scope)) is not None:
             return True
         if self._exempt_principals and ctx.principal is not None and ctx.principal.id in self._exempt_principals:
             return True

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from asgi_guard._headers import get_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import RouteTable, route_path
+from asgi_guard._routing import RouteTable, canonical_path, raw_route_path
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
@@ -34,15 +34,28 @@ class RBACMiddleware:
     ``lifespan`` passes through.
     """
 
-    __slots__ = ("_authorizer", "_default", "_fmt", "_skip_preflight", "_table", "app", "config")
+    __slots__ = (
+        "_authorizer",
+        "_default",
+        "_exact",
+        "_fmt",
+        "_raw_table",
+        "_skip_preflight",
+        "_table",
+        "app",
+        "config",
+    )
 
     def __init__(self, app: ASGIApp, config: RBACConfig | None = None) -> None:
         self.app = app
         self.config = config = config if config is not None else RBACConfig()
         self._authorizer = Authorizer(config.roles)
-        self._table: RouteTable[Rule] = RouteTable(
-            (Rule.methods_of(policy), policy.path, Rule.of(policy, config.shadow)) for policy in config.policies
-        )
+        rules = [(Rule.methods_of(policy), policy.path, Rule.of(policy, config.shadow)) for policy in config.policies]
+        self._table: RouteTable[Rule] = RouteTable(rules)
+        # Policies as written, for paths whose spelling is not canonical (see `_rules`). When every
+        # template is canonical and none ends in `{...:path}`, both tables agree on canonical paths.
+        self._raw_table: RouteTable[Rule] = RouteTable(rules, canonical=False)
+        self._exact = all(canonical_path(p.path) == p.path and ":path}" not in p.path for p in config.policies)
         self._default = (
             Rule((), deny=True, shadow=config.shadow, label="default deny") if config.denies_unlisted else _ALLOW
         )
@@ -76,37 +89,54 @@ class RBACMiddleware:
             matcher = self._authorizer.matcher(principal, ctx.community_roles)
             scope["auth"] = matcher.credentials()
 
-        found = self._table.match(method, route_path(scope))
+        for rule in self._rules(method, raw_route_path(scope)):
+            if rule.public:
+                continue
+            if matcher is None:
+                error = GuardError(ErrorCode.MISSING_CREDENTIALS, "no_principal")
+            elif not rule.deny and matcher.allows(rule.permissions, rule.any_of):
+                continue
+            else:
+                error = GuardError(
+                    ErrorCode.INSUFFICIENT_PERMISSIONS, "unlisted_route" if rule.deny else "missing_permission"
+                )
+            required = ",".join(rule.permissions) or "-"
+            if rule.shadow:
+                emit(
+                    scope,
+                    "authz_denied",
+                    "shadow",
+                    error.reason,
+                    rule=rule.label,
+                    required=required,
+                    code=error.code.value,
+                )
+                continue
+            await send_denial(
+                scope,
+                send,
+                error,
+                fmt=self._fmt,
+                bearer=principal is not None and principal.method == "jwt",
+                event_type="authz_denied" if principal is not None else None,
+                rule=rule.label,
+                required=required,
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def _rules(self, method: str, path: str) -> tuple[Rule, ...]:
+        """The rules the request must pass: the canonical spelling's (Litestar routes ``//a/`` as ``/a``)
+        and the as-sent spelling's (Starlette routes it as is, maybe to a catch-all route, and routes
+        ``/items`` apart from ``/items/``), so a public rule of one spelling never waives the other's."""
+        canonical = canonical_path(path)
+        found = self._table.match(method, canonical)
         rule = found[0] if found is not None else self._default
-        if rule.public:
-            await self.app(scope, receive, send)
-            return
-        if matcher is None:
-            error = GuardError(ErrorCode.MISSING_CREDENTIALS, "no_principal")
-        elif not rule.deny and matcher.allows(rule.permissions, rule.any_of):
-            await self.app(scope, receive, send)
-            return
-        else:
-            error = GuardError(
-                ErrorCode.INSUFFICIENT_PERMISSIONS, "unlisted_route" if rule.deny else "missing_permission"
-            )
-        required = ",".join(rule.permissions) or "-"
-        if rule.shadow:
-            emit(
-                scope, "authz_denied", "shadow", error.reason, rule=rule.label, required=required, code=error.code.value
-            )
-            await self.app(scope, receive, send)
-            return
-        await send_denial(
-            scope,
-            send,
-            error,
-            fmt=self._fmt,
-            bearer=principal is not None and principal.method == "jwt",
-            event_type="authz_denied" if principal is not None else None,
-            rule=rule.label,
-            required=required,
-        )
+        if canonical == path and self._exact:
+            return (rule,)
+        found = self._raw_table.match(method, path)
+        raw = found[0] if found is not None else self._default
+        return (rule,) if raw is rule else (rule, raw)
 
 
 __all__ = ("RBACMiddleware",)

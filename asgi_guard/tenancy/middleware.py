@@ -118,7 +118,10 @@ class TenancyMiddleware:
 
     async def _membership(self, scope: Scope, principal: Principal, community_id: str) -> frozenset[str]:
         answer: object
-        if not self._admin.isdisjoint(principal.roles):
+        # A narrowed credential (an API key of an admin, limited to a few permissions and communities)
+        # is not an admin: its owner's role must not widen the communities the key was scoped to.
+        limit = principal.permission_limit
+        if not self._admin.isdisjoint(principal.roles) and (limit is None or "*" in limit):
             answer = principal.communities.get(community_id)
             if answer is None:
                 emit(scope, "admin_override", "allow", "community_admin_override", community=community_id)

@@ -13,8 +13,11 @@ import re
 from itertools import accumulate
 from typing import Final
 
-# A JSON string literal; possessive quantifiers keep the match linear on hostile input.
-_STRING: Final = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+# A JSON string literal, or an unterminated one running to the end (invalid JSON anyway, and msgspec
+# stops there too). Possessive quantifiers keep each attempt linear, and since every attempt that
+# starts at a quote succeeds, a body of `"` followed by thousands of `\"` costs one pass, not one
+# pass per escaped quote (a quadratic scan a single request could turn into minutes of CPU).
+_STRING: Final = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS: Final = bytes(sorted(set(range(256)) - set(b"[]{}")))
 # Opening brackets become 2 and closing ones 0, so that ``value - 1`` is the depth step.
 _STEPS: Final = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")

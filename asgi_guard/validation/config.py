@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -83,6 +84,7 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
             raise ConfigurationError.expected("a non-empty mapping of routes", self.routes, "ValidationConfig.routes")
         walker = SchemaWalker()
         table: RouteTable[CompiledRoute] = RouteTable()
+        heads: list[tuple[str, CompiledRoute]] = []
         for key, value in self.routes.items():
             if not (
                 isinstance(key, tuple)
@@ -94,7 +96,15 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ConfigurationError.expected("a (METHOD, '/path') key", key, "ValidationConfig.routes")
             method, template = key
             schema = value if isinstance(value, RouteSchema) else RouteSchema(body=value)
-            table.add(method, template, CompiledRoute(schema, template, self.max_body_bytes, walker))
+            compiled = CompiledRoute(schema, template, self.max_body_bytes, walker)
+            table.add(method, template, compiled)
+            if method == "GET":
+                heads.append((template, compiled))
+        for template, compiled in heads:
+            # Starlette runs the GET handler for HEAD: it must not get there unvalidated. Added last,
+            # so an explicit HEAD route for the same path (however spelled) wins.
+            with contextlib.suppress(ConfigurationError):
+                table.add("HEAD", template, compiled)
         if self.forbid_unknown_fields:
             for other in walker.other_classes:
                 raise ConfigurationError.expected(

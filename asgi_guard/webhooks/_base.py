@@ -96,6 +96,13 @@ class Verifier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """Compile this verifier (called once by the middleware)."""
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        # Never the secrets or keys: configs end up in error messages, tracebacks and debug logs.
+        return f"{type(self).__name__}(provider={self.provider!r}, secrets=<redacted>)"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("provider", self.provider)]
+
 
 def check_secrets(secrets: Any, where: str) -> tuple[bytes, ...]:
     """Validate a list of secrets (several at once for rotation) and encode them as HMAC keys."""

@@ -2,8 +2,9 @@
 
 GitHub sends ``sha256=<hex>`` of the HMAC-SHA256 of the raw body in ``X-Hub-Signature-256`` (the
 SHA-1 ``X-Hub-Signature`` is legacy and ignored). Deliveries carry a GUID in ``X-GitHub-Delivery``,
-deduplicated for ``dedupe_window`` seconds. GitHub does not sign that header or send a timestamp, so
-dedupe stops accidental re-deliveries and naive replays, not an attacker who rewrites the GUID.
+but GitHub does not sign it, so deliveries are deduplicated on the body's signature for
+``dedupe_window`` seconds: a replay under a rewritten GUID is still caught. Without a signed
+timestamp, nothing stops a replay after the window.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class GitHub(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     Attributes:
         secrets: the webhook secret(s); any verifies.
-        dedupe_window: seconds a delivery GUID is remembered.
+        dedupe_window: seconds a delivery (its body signature) is remembered.
         on_replay: GitHub re-delivers, so a duplicate is acknowledged by default.
     """
 
@@ -73,7 +74,9 @@ class _GitHubCheck:
         if not hmac_matches(self.keys, body, (signature,)):
             raise GuardError(ErrorCode.INVALID_SIGNATURE, "signature_mismatch")
         delivery = message_id(scope, DELIVERY)
-        return Verified(delivery, replay_key(self.provider, delivery.encode("ascii")))
+        # GitHub signs the body only: the delivery GUID is the client's word, so a captured delivery
+        # re-sent under a fresh GUID must still be a replay. The signature (HMAC of the body) is not.
+        return Verified(delivery, replay_key(self.provider, signature))
 
 
 __all__ = ("GitHub",)

@@ -55,7 +55,10 @@ def parse_rfc3339(raw: bytes) -> float:
     if found is None:
         raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")
     year, month, day, hour, minute, second = (int(found.group(index)) for index in range(1, 7))
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60):
+    # Year 0 parses but has no calendar date (``timegm`` raises ValueError): it is malformed like the rest.
+    if not (
+        year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
+    ):
         raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")
     if second > 60:  # 60 is a leap second, which RFC 3339 allows
         raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")

@@ -248,13 +248,19 @@ async def test_excluded_and_optional_paths(clock: FakeClock) -> None:
 
 
 async def test_cors_preflight_is_skipped_by_default(clock: FakeClock) -> None:
-    """OPTIONS with Access-Control-Request-Method passes; a plain OPTIONS or disabled skipping does not."""
+    """OPTIONS with Origin and Access-Control-Request-Method passes; a plain OPTIONS or disabled skipping does not."""
     preflight = {"access-control-request-method": "POST", "origin": "https://app.example"}
     recorder, _ = await _run(_config(clock), make_scope("OPTIONS", headers=preflight))
     assert recorder.status == 200
     recorder, _ = await _run(_config(clock), make_scope("OPTIONS"))
     assert recorder.status == 401
     recorder, _ = await _run(_config(clock, skip_preflight=False), make_scope("OPTIONS", headers=preflight))
+    assert recorder.status == 401
+
+
+async def test_options_without_origin_is_not_a_preflight(clock: FakeClock) -> None:
+    """OPTIONS with Access-Control-Request-Method but no Origin is no CORS preflight: it must authenticate."""
+    recorder, _ = await _run(_config(clock), make_scope("OPTIONS", headers={"access-control-request-method": "POST"}))
     assert recorder.status == 401
 
 

@@ -297,6 +297,15 @@ class TestCommands:
             assert (refused.status, refused.json()["error"]) == (400, "malformed_request")
         assert (await call(app, make_scope("POST", "/run"), b"{}" + b" " * 100)).status == 413
 
+    @pytest.mark.parametrize(
+        "body", [b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}", b'{"command": "\xff"}'], ids=["deep", "bad-utf8"]
+    )
+    async def test_hostile_command_body_is_a_400_not_a_crash(self, body: bytes) -> None:
+        """Nesting past msgspec's recursion limit or invalid UTF-8 in the command body is a 400, not an exception."""
+        app = middleware(Limit(name="cmd", rate="5/minute", command=Command(body_field="command")))
+        refused = await call(app, make_scope("POST", "/run"), body)
+        assert (refused.status, refused.json()["error"]) == (400, "malformed_request")
+
     async def test_client_gone_mid_body(self) -> None:
         """If the client disconnects while the command body is read, nothing is answered."""
         app = middleware(Limit(name="cmd", rate="5/minute", command=Command(body_field="command")))
@@ -394,3 +403,20 @@ class TestConfiguration:
         assert (rate.count, rate.period) == (count, period)
         assert rate.interval_us * count >= period * 1_000_000
         assert str(rate) == f"{count}/{period}s"
+
+
+@pytest.mark.parametrize("paths", [(), ("/search",)])
+async def test_head_counts_against_a_get_limit(paths: tuple[str, ...]) -> None:
+    """HEAD runs the GET handler, so a GET-only limit also counts (and refuses) HEAD requests."""
+    app = middleware(Limit(name="search", rate="1/minute", methods=("GET",), paths=paths))
+    assert (await call(app, make_scope("GET", "/search"))).status == 200
+    assert (await call(app, make_scope("HEAD", "/search"))).status == 429
+
+
+async def test_exemption_holds_only_for_the_path_as_written() -> None:
+    """An exempt `/health` does not exempt `//health` or `/health/` (Starlette may route those elsewhere)."""
+    app = middleware(Limit(name="ip", rate="1/minute"), exempt_paths=("/health",))
+    assert (await call(app, make_scope("GET", "/health"))).status == 200
+    assert (await call(app, make_scope("GET", "/health"))).status == 200
+    assert (await call(app, make_scope("GET", "//health"))).status == 200
+    assert (await call(app, make_scope("GET", "/health/"))).status == 429

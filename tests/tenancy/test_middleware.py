@@ -280,3 +280,17 @@ async def test_admin_claims_with_a_list_of_roles() -> None:
     assert (await call(app, request("/api/v1/modules", "a", x_community_id="7"))).status == 200
     assert seen.calls[0]["community_roles"] == {"moderator"}
     assert (await call(app, request("/api/v1/modules", "b", x_community_id="7"))).status == 503
+
+
+async def test_narrowed_key_of_an_admin_stays_in_its_communities() -> None:
+    """An admin's API key limited to some permissions and community 7 cannot use the admin override to enter 9."""
+    narrowed = Principal(
+        "root", roles=frozenset({"admin"}), permission_limit=frozenset({"profile:view"}), communities={"7": frozenset()}
+    )
+    full = Principal("root", roles=frozenset({"admin"}), permission_limit=frozenset({"*"}))
+    tenancy = TenancyMiddleware(recording_app(Seen()), TenancyConfig(routes=ROUTES))
+    app = PrincipalFromHeader(tenancy, {"narrowed": narrowed, "full": full})
+    assert (await call(app, request("/api/v1/modules", "narrowed", x_community_id="7"))).status == 200
+    refused = await call(app, request("/api/v1/modules", "narrowed", x_community_id="9"))
+    assert (refused.status, refused.json()["error"]) == (403, "community_forbidden")
+    assert (await call(app, request("/api/v1/modules", "full", x_community_id="9"))).status == 200

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asgi_guard.validation._depth import nesting_depth, too_deep
+from asgi_guard.validation._depth import _STRING, nesting_depth, too_deep
 
 
 def reference_depth(value: Any) -> int:
@@ -42,7 +42,7 @@ json_values = st.recursive(
         (rb'["\"[[[", [1]]', 2),
         (rb'["\\", [[1]]]', 3),
         (b"]]]]", 0),
-        (b'["unterminated [[[', 4),
+        (b'["unterminated [[[', 1),  # the string runs to the end, as msgspec reads it: no nesting inside
     ],
 )
 def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> None:
@@ -86,3 +86,12 @@ def test_scan_stops_early_on_a_bomb() -> None:
 def test_huge_bomb_is_refused() -> None:
     """A megabyte of opening brackets is caught by the scan (msgspec itself would hit RecursionError)."""
     assert too_deep(b"[" * 1_000_000, 512)
+
+
+@pytest.mark.parametrize("tail", [b"", b"\\"], ids=["unterminated", "lone-backslash"])
+def test_escaped_quote_flood_is_one_string_match(tail: bytes) -> None:
+    """`"` then 50,000 `\\"` is one (unterminated) string match, so the scan is one pass, not one per quote."""
+    flood = b'"' + b'\\"' * 50_000 + tail
+    assert _STRING.fullmatch(flood) is not None
+    assert nesting_depth(b"[" * 40 + flood) == 40
+    assert too_deep(b"[" * 40 + flood, 32)

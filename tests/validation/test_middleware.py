@@ -325,3 +325,11 @@ async def test_instance_holds_no_request_state() -> None:
     scope = post("/orders")
     await call(guarded, scope, b'{"items": []}')
     assert isinstance(GuardContext.from_scope(scope).payload, Order)
+
+
+async def test_escaped_quote_flood_is_refused_quickly() -> None:
+    """Brackets then a quote and ~1 MB of escaped quotes (a quadratic scan before) is a plain 400 nesting refusal."""
+    body = b"[" * 40 + b'"' + b'\\"' * 340_000
+    response = await call(middleware(), post("/orders"), body)
+    assert response.status == 400
+    assert response.json()["error"] == "malformed_request"

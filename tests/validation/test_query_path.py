@@ -149,3 +149,22 @@ async def test_body_query_and_path_together() -> None:
         "query": {"pageSize": 2},
         "path": {"community_id": 3, "slug": "main"},
     }
+
+
+async def test_head_is_validated_like_get() -> None:
+    """HEAD runs the GET handler (Starlette, Litestar), so a GET route's query is validated for HEAD too."""
+    response = await call(middleware(), make_scope("HEAD", "/renamed", query_string=b"pageSize=x"))
+    assert response.status == 400
+    assert response.json()["error"] == "validation_error"
+
+
+async def test_explicit_head_route_wins_over_the_get_twin() -> None:
+    """An explicit HEAD route (even spelled with a trailing slash) is used for HEAD instead of the GET route's."""
+
+    class Strict(msgspec.Struct, forbid_unknown_fields=True):
+        page: int
+
+    routes = {("GET", "/list"): RouteSchema(query=Rename), ("HEAD", "/list/"): RouteSchema(query=Strict)}
+    guard = ValidationMiddleware(echo, ValidationConfig(routes=routes))
+    assert (await call(guard, make_scope("HEAD", "/list", query_string=b"page=2"))).status == 200
+    assert (await call(guard, make_scope("HEAD", "/list", query_string=b"pageSize=2"))).status == 400

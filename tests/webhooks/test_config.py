@@ -74,6 +74,17 @@ def test_secret_values_never_appear_in_errors() -> None:
     assert "super-secret-value" not in str(caught.value)
 
 
+@pytest.mark.parametrize("kind", VERIFIERS)
+def test_verifier_repr_never_shows_secrets(kind: type[Verifier]) -> None:
+    """A verifier's repr (and a config error quoting it) names the provider, never the secret."""
+    verifier = kind(secrets=["super-secret-value-0123456789"])  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError) as caught:
+        WebhookConfig(routes=[("/hook", verifier)])  # type: ignore[arg-type]
+    for text in (repr(verifier), str(caught.value), repr(verifier.__rich_repr__())):
+        assert "super-secret-value" not in text
+        assert verifier.provider in text
+
+
 @pytest.mark.parametrize(
     ("options", "where"),
     [

@@ -115,3 +115,13 @@ async def test_github_duplicate_delivery_acknowledged_and_failed_delivery_retrie
     assert (response.status, response.body) == (200, b"")
     assert last_event(scope).extra["message_id"] == "d-42"
     assert len(app.bodies) == 2
+
+
+async def test_github_replay_under_a_fresh_delivery_id_is_still_a_replay() -> None:
+    """The delivery GUID is not signed: a captured delivery re-sent with a new GUID is refused as a replay."""
+    mw, app, _ = middleware(GitHub(secrets=["gh"], on_replay="reject"))
+    body = b'{"action":"opened","number":1}'
+    assert (await post(mw, sign_github("gh", body, delivery="d-1"), body))[0].status == 200
+    response, _ = await post(mw, sign_github("gh", body, delivery="d-attacker"), body)
+    assert (response.status, response.json()["error"]) == (409, "replayed_message")
+    assert app.bodies == [body]

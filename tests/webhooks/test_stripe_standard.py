@@ -71,6 +71,20 @@ async def test_stripe_rejects_decoded_secret_and_replays() -> None:
     assert (await post(mw, sign_stripe("test_secret", body, int(NOW)), body))[0].status == 401
 
 
+async def test_stripe_replay_with_reordered_rotation_signatures_is_still_a_replay() -> None:
+    """During a rotation a delivery has one v1 per secret: reordering or dropping them does not make it new."""
+    mw, app, _ = middleware(Stripe(secrets=["whsec_old", "whsec_new"]))
+    body = b'{"id":"evt_2"}'
+    old = sign_stripe("whsec_old", body, int(NOW))["Stripe-Signature"]
+    new_v1 = sign_stripe("whsec_new", body, int(NOW))["Stripe-Signature"].split(",")[1]
+    assert (await post(mw, {"Stripe-Signature": f"{old},{new_v1}"}, body))[0].status == 200
+    stamp, old_v1 = old.split(",")
+    for resent in (f"{stamp},{new_v1},{old_v1}", f"{stamp},{new_v1}"):
+        response, _ = await post(mw, {"Stripe-Signature": resent}, body)
+        assert (response.status, response.json()["error"]) == (409, "replayed_message")
+    assert app.bodies == [body]
+
+
 def test_parse_stripe_header_caps_signature_count() -> None:
     """At most 16 v1 entries are considered, bounding the work per request."""
     header = ("t=1," + ",".join(["v1=" + "ab" * 32] * 40)).encode()

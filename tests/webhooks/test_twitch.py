@@ -230,3 +230,11 @@ def test_rfc3339_rejects(text: str) -> None:
     with pytest.raises(GuardError) as caught:
         parse_rfc3339(text.encode())
     assert caught.value.code == "malformed_request"
+
+
+async def test_year_zero_timestamp_is_malformed_not_a_crash() -> None:
+    """An unsigned request stamped `0000-01-01T00:00:00Z` (no such date) gets 400, not an exception."""
+    mw, app = vector_middleware()
+    response, _ = await post(mw, vector_headers(**{"Twitch-Eventsub-Message-Timestamp": "0000-01-01T00:00:00Z"}), b"{}")
+    assert (response.status, response.json()["error"]) == (400, "malformed_request")
+    assert app.bodies == []
