@@ -119,3 +119,28 @@ class TestMemoryBounds:
         clock.advance(3600)
         await memory.check([bucket("z", burst=1, cost=0)])
         assert len(memory) == 2  # one expired key dropped by that check
+
+    async def test_check_now_is_check_without_the_coroutine(self) -> None:
+        """The synchronous entry the middleware uses consumes the same buckets as ``check``."""
+        from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+        from asgi_guard.testing import FakeClock
+
+        memory = MemoryRateLimitBackend(clock=FakeClock())
+        assert memory.check_now([bucket("n", burst=2)]).allowed
+        assert (await memory.check([bucket("n", burst=2)])).allowed
+        refused = memory.check_now([bucket("n", burst=2)])
+        assert not refused.allowed
+        state = refused.states[0]
+        assert state is not None
+        assert state.retry_after_us > 0
+
+
+def test_evaluate_needs_one_stored_value_per_check() -> None:
+    """A stored list that does not line up with the checks is a programming error, never a decision."""
+    from asgi_guard.ratelimit.gcra import evaluate
+
+    def store(key: str, tat: int, ttl: int) -> None:
+        raise AssertionError("nothing may be stored")
+
+    with pytest.raises(ValueError, match="one stored value per check"):
+        evaluate(0, [bucket("a"), bucket("b")], [None], store)
