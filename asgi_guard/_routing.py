@@ -25,6 +25,8 @@ _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(str|path|int))?}")
 _CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
 ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
+MEMO_LIMIT: Final = 1024
+"""Results remembered per table (cleared when full: unique paths only cost the matching they cost anyway)."""
 
 
 def route_path(scope: Scope) -> str:
@@ -103,18 +105,22 @@ class RouteTable(Generic[T]):
     precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_count", "_literal", "_root")
+    __slots__ = ("_count", "_literal", "_memo", "_root")
 
     def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = ()) -> None:
         self._literal: dict[str, dict[str, T]] = {}
         self._root: _Node[T] = _Node()
         self._count = 0
+        # (method, path) -> (value, params) or None: the same few paths come back request after
+        # request, and a template match (split, trie walk, regex) costs far more than a lookup.
+        self._memo: dict[tuple[str, str], tuple[T, dict[str, str]] | None] = {}
         for methods, template, value in rules:
             self.add(methods, template, value)
 
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
         compiled = Template(template)
+        self._memo.clear()
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
@@ -164,7 +170,22 @@ class RouteTable(Generic[T]):
             node, depth = pending.pop()
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
-        """The value for ``method`` and ``path`` with the template's parameters, or ``None``."""
+        """The value for ``method`` and ``path`` with the template's parameters, or ``None``.
+
+        The parameters are a fresh dict on every call (a caller may keep or change its own).
+        """
+        key = (method, path)
+        memo = self._memo
+        if key in memo:
+            found = memo[key]
+            return found if found is None or not found[1] else (found[0], dict(found[1]))
+        found = self._match(method, path)
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = found
+        return found if found is None or not found[1] else (found[0], dict(found[1]))
+
+    def _match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         literal = self._literal.get(path)
         if literal is not None:
             value = literal.get(method)
@@ -196,4 +217,4 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "RouteTable", "Template", "route_path")
+__all__ = ("ANY_METHOD", "MEMO_LIMIT", "RouteTable", "Template", "route_path")

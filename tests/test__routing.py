@@ -96,3 +96,32 @@ def test_templates_and_matching_never_raise_anything_else(template: str, path: s
     assert result is None or set(result) == set(compiled.params)
     table: RouteTable[int] = RouteTable([("GET", template, 1)])
     assert table.match("GET", path) in (None, (1, result if result is not None else {}))
+
+
+def test_memoised_matches_hand_out_fresh_parameters() -> None:
+    """A repeated match gives the same answer, and changing one answer's parameters changes no other."""
+    table = RouteTable([("GET", "/c/{cid}/x", "scoped"), ("*", "/health", "open")])
+    first = table.match("GET", "/c/42/x")
+    assert first == ("scoped", {"cid": "42"})
+    assert first is not None
+    first[1]["cid"] = "tampered"
+    assert table.match("GET", "/c/42/x") == ("scoped", {"cid": "42"})
+    assert table.match("POST", "/c/42/x") is None
+    assert table.match("POST", "/c/42/x") is None
+    assert table.match("GET", "/health") == ("open", {})
+
+
+def test_memo_is_bounded_and_forgets_on_add(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the memo bound every path still matches correctly; a rule added later is seen at once."""
+    from asgi_guard import _routing
+
+    monkeypatch.setattr(_routing, "MEMO_LIMIT", 3)
+    table = RouteTable([("*", "/c/{cid}", "c")])
+    for index in range(10):
+        assert table.match("GET", f"/c/{index}") == ("c", {"cid": str(index)})
+    assert table.match("GET", "/d/1") is None
+    table.add("*", "/d/{did}", "d")
+    assert table.match("GET", "/d/1") == ("d", {"did": "1"})
+    table.add("*", "/files/{rest:path}", "files")
+    assert table.match("GET", "/files/a/b") == ("files", {"rest": "a/b"})
+    assert table.match("GET", "files/a/b") is None

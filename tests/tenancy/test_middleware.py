@@ -280,3 +280,15 @@ async def test_admin_claims_with_a_list_of_roles() -> None:
     assert (await call(app, request("/api/v1/modules", "a", x_community_id="7"))).status == 200
     assert seen.calls[0]["community_roles"] == {"moderator"}
     assert (await call(app, request("/api/v1/modules", "b", x_community_id="7"))).status == 503
+
+
+async def test_unreadable_communities_from_a_custom_principal_fail_closed() -> None:
+    """With the default (claims) resolver, a principal whose communities cannot be read gets a 503, never a 500."""
+    seen = Seen()
+    odd = {"odd": Principal("odd", communities=None)}  # type: ignore[arg-type]
+    app = PrincipalFromHeader(TenancyMiddleware(recording_app(seen), TenancyConfig(routes=ROUTES)), odd)
+    scope = request("/api/v1/modules", "odd", x_community_id="7")
+    response = await call(app, scope)
+    assert (response.status, response.json()["error"]) == (503, "service_unavailable")
+    assert GuardContext.from_scope(scope).events[-1].reason == "membership_resolver_failed:AttributeError"
+    assert seen.calls == []
