@@ -6,13 +6,15 @@ layer adds and the ratio to bare.
 
 Run: ``python bench/profile_stack.py`` (from the repository root). Options: ``--repeats N``,
 ``--requests N``, ``--profile ROW`` (pyinstrument of one row, e.g. ``--profile full``),
-``--cprofile ROW`` (cProfile, sorted by tottime).
+``--cprofile ROW`` (cProfile, sorted by tottime), ``--json``. Times are CPU time of the process
+(``time.process_time``), less disturbed by other load on a shared machine than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import statistics
 import sys
@@ -120,7 +122,7 @@ async def run(app: object, token: str, n: int) -> float:
     return elapsed
 
 
-async def measure(repeats: int, requests: int) -> None:
+async def measure(repeats: int, requests: int, as_json: bool = False) -> None:
     stacks, token = build_stacks()
     for app in stacks.values():
         await run(app, token, 1000)
@@ -129,6 +131,9 @@ async def measure(repeats: int, requests: int) -> None:
         for name, app in stacks.items():
             results[name].append(await run(app, token, requests))
     medians = {name: statistics.median(values) for name, values in results.items()}
+    if as_json:
+        print(json.dumps(medians))
+        return
     base = medians["bare"]
     previous = base
     print(f"{'stack':24s} {'µs/req':>8s} {'step':>7s} {'x bare':>7s}")
@@ -165,11 +170,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", metavar="ROW")
     parser.add_argument("--cprofile", metavar="ROW")
+    parser.add_argument("--json", action="store_true", help="print the medians as one JSON object")
     args = parser.parse_args()
     if args.profile or args.cprofile:
         profiled(args.profile or args.cprofile, args.requests * 5, use_cprofile=bool(args.cprofile))
         return
-    asyncio.run(measure(args.repeats, args.requests))
+    asyncio.run(measure(args.repeats, args.requests, args.json))
 
 
 if __name__ == "__main__":
