@@ -27,6 +27,8 @@ ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
 MEMO_LIMIT: Final = 1024
 """Results remembered per table (cleared when full: unique paths only cost the matching they cost anyway)."""
+MEMO_MAX_PATH: Final = 256
+"""Longer paths are matched every time, never remembered: a client cannot pin large strings in memory."""
 
 
 def route_path(scope: Scope) -> str:
@@ -174,6 +176,8 @@ class RouteTable(Generic[T]):
 
         The parameters are a fresh dict on every call (a caller may keep or change its own).
         """
+        if len(path) > MEMO_MAX_PATH:
+            return self._match(method, path)
         key = (method, path)
         memo = self._memo
         if key in memo:
@@ -217,4 +221,4 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "MEMO_LIMIT", "RouteTable", "Template", "route_path")
+__all__ = ("ANY_METHOD", "MEMO_LIMIT", "MEMO_MAX_PATH", "RouteTable", "Template", "route_path")

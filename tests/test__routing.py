@@ -125,3 +125,14 @@ def test_memo_is_bounded_and_forgets_on_add(monkeypatch: pytest.MonkeyPatch) -> 
     table.add("*", "/files/{rest:path}", "files")
     assert table.match("GET", "/files/a/b") == ("files", {"rest": "a/b"})
     assert table.match("GET", "files/a/b") is None
+
+
+def test_long_paths_are_matched_but_never_remembered() -> None:
+    """A path past the memo's length bound still matches, and leaves nothing behind in the memo."""
+    from asgi_guard._routing import MEMO_MAX_PATH
+
+    table = RouteTable([("*", "/files/{rest:path}", "files")])
+    long_path = "/files/" + "a" * MEMO_MAX_PATH
+    assert table.match("GET", long_path) == ("files", {"rest": "a" * MEMO_MAX_PATH})
+    assert table.match("GET", long_path) == ("files", {"rest": "a" * MEMO_MAX_PATH})
+    assert table._memo == {}

@@ -37,6 +37,8 @@ def key_part(value: str) -> str:
 
 MEMO_LIMIT: Final = 4096
 """Checks remembered per limit (cleared when full: a flood of fresh callers only costs rebuilding)."""
+MEMO_MAX_VALUE: Final = 128
+"""Identities or commands longer than this are never remembered (a client cannot pin large strings)."""
 
 
 class CompiledLimit:
@@ -168,10 +170,11 @@ class CompiledLimit:
                 key = f"{key}:{key_part(command)}"
             burst = self.burst if self.burst is not None else rate.count
             found = Check(key, rate.interval_us, burst, self.cost, self.enforce)
-            if len(self._memo) >= MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[memo] = found
+            if len(raw or "") + len(command or "") <= MEMO_MAX_VALUE:
+                if len(self._memo) >= MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[memo] = found
         return found
 
 
-__all__ = ("MEMO_LIMIT", "CompiledLimit", "key_part")
+__all__ = ("MEMO_LIMIT", "MEMO_MAX_VALUE", "CompiledLimit", "key_part")

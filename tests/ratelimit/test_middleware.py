@@ -343,6 +343,16 @@ class TestMemoisedChecks:
         for client in clients:
             assert (await call(app, make_scope(client=(client, 1)))).status == 429
 
+    async def test_long_commands_are_limited_but_not_remembered(self) -> None:
+        """A long command still gets its own bucket; its check is rebuilt per request, never pinned."""
+        from asgi_guard.ratelimit.compiled import MEMO_MAX_VALUE
+
+        app = middleware(Limit(name="cmd", rate="1/minute", command=Command(body_field="command")))
+        body = msgspec.json.encode({"command": "x" * MEMO_MAX_VALUE})
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 200
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 429
+        assert app._limits[0]._memo == {}
+
     async def test_memory_subclass_goes_through_the_failover(self) -> None:
         """Only the plain memory backend is called directly; a subclass's own ``check`` is honoured."""
 
