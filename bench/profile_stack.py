@@ -20,11 +20,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -47,6 +47,9 @@ from asgi_guard import (
     tiers,
 )
 from asgi_guard.testing import make_scope
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 # The application decides where events go; here nowhere (the library's default: a NullHandler).
 logging.getLogger("asgi_guard.security").propagate = False
@@ -80,15 +83,15 @@ def build_stacks() -> tuple[dict[str, object], str]:
         (
             "+rbac",
             RBACConfig(
-                policies=(RoutePolicy(path="/api/v1/communities/{community_id}/profile", permissions=("profile:view",)),),
+                policies=(
+                    RoutePolicy(path="/api/v1/communities/{community_id}/profile", permissions=("profile:view",)),
+                ),
                 default="deny",
             ),
         ),
         (
             "+rate_limit_tiers",
-            RateLimitConfig(
-                backend=backend, limits=(tiers({"user": "100000000/minute"}, default="100000000/minute"),)
-            ),
+            RateLimitConfig(backend=backend, limits=(tiers({"user": "100000000/minute"}, default="100000000/minute"),)),
         ),
     ]
     stacks: dict[str, object] = {"bare": bare()}
