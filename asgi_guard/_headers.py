@@ -56,7 +56,10 @@ def get_unique(scope: Scope, name: bytes) -> bytes | None:
 def has_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
     """Whether a response/request header list already carries ``name``."""
     size = len(name)
-    return any(len(key) == size and (key == name or key.lower() == name) for key, _ in headers)
+    for key, _ in headers:  # noqa: SIM110 - a plain loop allocates no generator (runs on every response)
+        if len(key) == size and (key == name or key.lower() == name):
+            return True
+    return False
 
 
 def append_headers(message: Message, extra: Sequence[tuple[bytes, bytes]]) -> None:

@@ -28,6 +28,10 @@ _CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
 ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
 _SLASHES: Final = re.compile("//+")
+MEMO_LIMIT: Final = 1024
+"""Results remembered per table (cleared when full: unique paths only cost the matching they cost anyway)."""
+MEMO_MAX_PATH: Final = 256
+"""Longer paths are matched every time, never remembered: a client cannot pin large strings in memory."""
 
 
 def canonical_path(path: str) -> str:
@@ -134,7 +138,7 @@ class RouteTable(Generic[T]):
     precedence order, so the result is the same as a linear scan.
     """
 
-    __slots__ = ("_canonical", "_count", "_literal", "_root", "_spelled")
+    __slots__ = ("_canonical", "_count", "_literal", "_memo", "_root", "_spelled")
 
     def __init__(self, rules: Iterable[tuple[Iterable[str] | str, str, T]] = (), *, canonical: bool = True) -> None:
         """``canonical``: templates in :func:`canonical_path` form, for :func:`route_path` (``False``:
@@ -144,12 +148,16 @@ class RouteTable(Generic[T]):
         self._count = 0
         self._canonical = canonical
         self._spelled: dict[tuple[str, str], str] = {}
+        # (method, path) -> (value, params) or None: the same few paths come back request after
+        # request, and a template match (split, trie walk, regex) costs far more than a lookup.
+        self._memo: dict[tuple[str, str], tuple[T, dict[str, str]] | None] = {}
         for methods, template, value in rules:
             self.add(methods, template, value)
 
     def add(self, methods: Iterable[str] | str, template: str, value: T) -> None:
         """Add a rule (at construction time only)."""
         compiled = Template(template, canonical=self._canonical)
+        self._memo.clear()
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ConfigurationError.expected("at least one method", names, f"route `{template}`")
@@ -214,7 +222,23 @@ class RouteTable(Generic[T]):
         Starlette (and FastAPI) match routes with ``^...$``, and ``$`` also matches before a final
         newline: ``/admin%0A`` runs the ``/admin`` handler, while ``/a/%0A`` runs ``/a/{x}`` with
         ``x="\\n"``. A path ending in a newline is therefore matched without it first, then as is.
+        Results are remembered per (method, path) in a bounded memo; the parameters are a fresh dict
+        on every call (a caller may keep or change its own).
         """
+        if len(path) > MEMO_MAX_PATH:
+            return self._match_spelled(method, path)
+        key = (method, path)
+        memo = self._memo
+        if key in memo:
+            found = memo[key]
+            return found if found is None or not found[1] else (found[0], dict(found[1]))
+        found = self._match_spelled(method, path)
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = found
+        return found if found is None or not found[1] else (found[0], dict(found[1]))
+
+    def _match_spelled(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         if path[-1:] == "\n":
             found = self._match(method, canonical_path(path[:-1]) if self._canonical else path[:-1])
             if found is not None:
@@ -253,4 +277,13 @@ def _precedence(entry: _Entry[T]) -> tuple[int, int]:
     return entry[0]
 
 
-__all__ = ("ANY_METHOD", "RouteTable", "Template", "canonical_path", "raw_route_path", "route_path")
+__all__ = (
+    "ANY_METHOD",
+    "MEMO_LIMIT",
+    "MEMO_MAX_PATH",
+    "RouteTable",
+    "Template",
+    "canonical_path",
+    "raw_route_path",
+    "route_path",
+)

@@ -150,3 +150,43 @@ def test_rules_that_collapse_onto_one_route_are_refused() -> None:
         RouteTable([("GET", "/a/{id}", 1), ("GET", "/a//{id}", 2)])
     table: RouteTable[int] = RouteTable([("GET", "/x", 1), ("POST", "/x/", 2), ("GET", "/x", 3)])
     assert (table.match("GET", "/x"), table.match("POST", "/x")) == ((1, {}), (2, {}))
+
+
+def test_memoised_matches_hand_out_fresh_parameters() -> None:
+    """A repeated match gives the same answer, and changing one answer's parameters changes no other."""
+    table = RouteTable([("GET", "/c/{cid}/x", "scoped"), ("*", "/health", "open")])
+    first = table.match("GET", "/c/42/x")
+    assert first == ("scoped", {"cid": "42"})
+    assert first is not None
+    first[1]["cid"] = "tampered"
+    assert table.match("GET", "/c/42/x") == ("scoped", {"cid": "42"})
+    assert table.match("POST", "/c/42/x") is None
+    assert table.match("POST", "/c/42/x") is None
+    assert table.match("GET", "/health") == ("open", {})
+
+
+def test_memo_is_bounded_and_forgets_on_add(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the memo bound every path still matches correctly; a rule added later is seen at once."""
+    from asgi_guard import _routing
+
+    monkeypatch.setattr(_routing, "MEMO_LIMIT", 3)
+    table = RouteTable([("*", "/c/{cid}", "c")])
+    for index in range(10):
+        assert table.match("GET", f"/c/{index}") == ("c", {"cid": str(index)})
+    assert table.match("GET", "/d/1") is None
+    table.add("*", "/d/{did}", "d")
+    assert table.match("GET", "/d/1") == ("d", {"did": "1"})
+    table.add("*", "/files/{rest:path}", "files")
+    assert table.match("GET", "/files/a/b") == ("files", {"rest": "a/b"})
+    assert table.match("GET", "files/a/b") is None
+
+
+def test_long_paths_are_matched_but_never_remembered() -> None:
+    """A path past the memo's length bound still matches, and leaves nothing behind in the memo."""
+    from asgi_guard._routing import MEMO_MAX_PATH
+
+    table = RouteTable([("*", "/files/{rest:path}", "files")])
+    long_path = "/files/" + "a" * MEMO_MAX_PATH
+    assert table.match("GET", long_path) == ("files", {"rest": "a" * MEMO_MAX_PATH})
+    assert table.match("GET", long_path) == ("files", {"rest": "a" * MEMO_MAX_PATH})
+    assert table._memo == {}

@@ -8,6 +8,7 @@ numeric: a string or boolean ``exp`` is refused, never coerced.
 
 from __future__ import annotations
 
+from time import time as _time
 from typing import TYPE_CHECKING, Any, Final
 
 import jwt
@@ -30,7 +31,7 @@ TOKEN_TYPES: Final = frozenset({"access", "refresh"})
 class VerifiedToken:
     """A verified token: its claims and the principal it authenticates."""
 
-    __slots__ = ("claims", "expires_at", "family", "principal", "token_id", "type")
+    __slots__ = ("claims", "expires_at", "family", "principal", "revocation_ids", "token_id", "type")
 
     def __init__(self, claims: Mapping[str, Any], principal: Principal) -> None:
         self.claims = claims
@@ -39,11 +40,9 @@ class VerifiedToken:
         self.family: str | None = claims.get("fam")
         self.type: str = claims["type"]
         self.expires_at: float = float(claims["exp"])
-
-    @property
-    def revocation_ids(self) -> tuple[str, ...]:
-        """The ids whose revocation refuses this token (its own jti and its refresh family)."""
-        return (self.token_id,) if self.family is None else (self.token_id, self.family)
+        # The ids whose revocation refuses this token (its own jti and its refresh family); built once,
+        # since a cached token is checked against the revocation store on every request.
+        self.revocation_ids: tuple[str, ...] = (self.token_id,) if self.family is None else (self.token_id, self.family)
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
@@ -138,7 +137,7 @@ class JWTVerifier:
             GuardError: ``invalid_token`` (bad form, key, signature, claim or type) or
                 ``token_expired``.
         """
-        now = self._clock.time()
+        now = _time() if self._clock is SYSTEM_CLOCK else self._clock.time()
         cached = self._cache.get(token, now) if self._cache is not None else None
         verified = cached if cached is not None else self._verify_uncached(token, now)
         if verified.type != expected_type:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from time import time as _time
 from typing import TYPE_CHECKING, Final
 
 from asgi_guard._headers import get_header
@@ -27,6 +28,8 @@ def clean(value: str | bytes, limit: int = MAX_FIELD) -> str:
         value = value.decode("utf-8", "replace")
     if len(value) > limit:
         value = value[:limit] + "…"
+    if value.isprintable():  # no control or separator character (all are non-printable): nothing to replace
+        return value
     return _CONTROL.sub("\ufffd", value)
 
 
@@ -65,10 +68,11 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
     emitter: Emitter = ctx.emitter or DEFAULT_EMITTER
     principal = ctx.principal
     agent = get_header(scope, b"user-agent")
+    clock = emitter.clock
     event = SecurityEvent(
         type=type,
         result=result,
-        time=emitter.clock.time(),
+        time=_time() if clock is SYSTEM_CLOCK else clock.time(),
         request_id=ctx.request_id,
         principal_id=clean(principal.id) if principal is not None else "",
         key_fingerprint=principal.key_fingerprint if principal is not None else "",
@@ -76,8 +80,8 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
         client_ip=clean(ctx.client_ip) if ctx.client_ip else _peer(scope),
         user_agent=clean(agent) if agent else "",
         community_id=clean(ctx.community_id) if ctx.community_id else "",
-        reason=clean(reason),
-        extra={key: clean(value) for key, value in extra.items()},
+        reason=clean(reason) if reason else "",
+        extra={key: clean(value) for key, value in extra.items()} if extra else {},
     )
     ctx.events.append(event)
     emitter(event)

@@ -8,7 +8,7 @@ import secrets
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
-from asgi_guard._headers import append_headers, get_header
+from asgi_guard._headers import get_header
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.events.config import EventsConfig
@@ -75,7 +75,8 @@ class EventsMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                append_headers(message, echo)
+                headers = message.get("headers")  # append_headers, inlined: this runs on every response
+                message["headers"] = [*headers, *echo] if headers else list(echo)
             elif kind == "websocket.accept" and not status:
                 status = 101
             elif kind == "websocket.close" and not status:

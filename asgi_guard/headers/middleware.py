@@ -25,7 +25,7 @@ class SecurityHeadersMiddleware:
     that path reach the app. Header bytes are built once, here.
     """
 
-    __slots__ = ("_http", "_https", "_txt_body", "_txt_headers", "app", "config")
+    __slots__ = ("_http", "_https", "_names", "_txt_body", "_txt_headers", "app", "config")
 
     def __init__(self, app: ASGIApp, config: SecurityHeadersConfig) -> None:
         self.app = app
@@ -38,6 +38,7 @@ class SecurityHeadersMiddleware:
         pairs.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in config.extra_headers)
         self._https: tuple[tuple[bytes, bytes], ...] = tuple(pairs)
         self._http = self._https if config.hsts_on_http else tuple(pair for pair in pairs if pair[0] != _HSTS)
+        self._names = frozenset(name for name, _ in pairs)
         if config.security_txt is not None:
             self._txt_body: bytes | None = config.security_txt.render()
             self._txt_headers: tuple[tuple[bytes, bytes], ...] = (
@@ -55,10 +56,22 @@ class SecurityHeadersMiddleware:
             return
 
         defaults = self._https if scope.get("scheme") in _SECURE_SCHEMES else self._http
+        names = self._names
 
         async def send_with_security_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_missing_headers(message, defaults)
+                headers = message.get("headers")
+                # Apps rarely set a security header themselves: when none of the app's names is one of
+                # ours, append them all without building the set of present names.
+                if headers:
+                    for key, _ in headers:
+                        if key.lower() in names:
+                            add_missing_headers(message, defaults)
+                            break
+                    else:
+                        message["headers"] = [*headers, *defaults]
+                else:
+                    message["headers"] = list(defaults)
             await send(message)
 
         if self._txt_body is not None and route_path(scope) == SECURITY_TXT_PATH and scope["method"] in ("GET", "HEAD"):

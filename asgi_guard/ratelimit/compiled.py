@@ -35,14 +35,22 @@ def key_part(value: str) -> str:
     return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+MEMO_LIMIT: Final = 4096
+"""Checks remembered per limit (cleared when full: a flood of fresh callers only costs rebuilding)."""
+MEMO_MAX_VALUE: Final = 128
+"""Identities or commands longer than this are never remembered (a client cannot pin large strings)."""
+
+
 class CompiledLimit:
     """One limit, ready to produce the :class:`Check` of a request."""
 
     __slots__ = (
+        "_memo",
         "_methods",
         "burst",
         "cost",
         "enforce",
+        "everywhere",
         "fail_mode",
         "field_decoder",
         "limit",
@@ -71,6 +79,7 @@ class CompiledLimit:
             RouteTable([(methods, path, True) for path in limit.paths]) if limit.paths else None
         )
         self._methods = frozenset(methods) if limit.methods and not limit.paths else None
+        self.everywhere = self.routes is None and self._methods is None
         command = limit.command
         self.param = command.param if command is not None else None
         self.field_decoder: msgspec.json.Decoder[Any] | None = None
@@ -78,6 +87,7 @@ class CompiledLimit:
             self.field_decoder = msgspec.json.Decoder(
                 msgspec.defstruct("CommandField", [("value", str | None, None)], rename={"value": command.body_field})
             )
+        self._memo: dict[tuple[str, str | None, str | None, Rate], Check] = {}
 
     def route_params(self, method: str, path: str) -> dict[str, str] | None:
         """The route parameters when the limit applies to this request, else ``None``."""
@@ -88,10 +98,8 @@ class CompiledLimit:
             return None
         return _EVERYWHERE
 
-    def rate_for(self, principal: Principal | None) -> Rate:
+    def rate_for(self, principal: Principal) -> Rate:
         """The principal's tier rate (the most generous it holds), or the limit's rate."""
-        if not self.tiers or principal is None:
-            return self.rate
         plan = principal.claims.get(self.limit.tier_claim)
         best: Rate | None = None
         for tier, rate in self.tiers:
@@ -99,25 +107,29 @@ class CompiledLimit:
                 best = rate
         return best if best is not None else self.rate
 
-    def subject(self, scope: Scope, ctx: GuardContext) -> str | None:
-        """Who shares the bucket (the hash tag), or ``None`` when the limit does not apply."""
+    def identity(self, scope: Scope, ctx: GuardContext) -> tuple[str, str | None] | None:
+        """Who shares the bucket as ``(tag, raw value)``, or ``None`` when the limit does not apply.
+
+        The subject (the hash tag) is the tag followed by :func:`key_part` of the raw value.
+        """
         key = self.limit.key
         principal = ctx.principal
         if callable(key):
             value = key(scope)
-            return None if value is None else "f:" + key_part(str(value))
+            return None if value is None else ("f:", str(value))
         if key == "ip" or (key == "user" and principal is None):
-            return "ip:" + key_part(client_host(scope) or "unknown")
+            host = ctx.client_ip or client_host(scope)  # the client-ip layer's answer, without a call
+            return "ip:", host or "unknown"
         if key == "user":
             assert principal is not None  # noqa: S101 - narrowed just above, for mypy
-            return "u:" + key_part(principal.id)
+            return "u:", principal.id
         if key == "api_key":
             if principal is None or principal.method != "api_key" or not principal.key_fingerprint:
                 return None
-            return "k:" + key_part(principal.key_fingerprint)
+            return "k:", principal.key_fingerprint
         if key == "community":
-            return "c:" + key_part(ctx.community_id) if ctx.community_id else None
-        return "g"
+            return ("c:", ctx.community_id) if ctx.community_id else None
+        return "g", None
 
     def command_from_body(self, body: bytes) -> str | None:
         """The command named in a JSON body (``None`` when absent)."""
@@ -132,13 +144,41 @@ class CompiledLimit:
             raise GuardError(ErrorCode.MALFORMED_REQUEST, "rate_limit_command_unreadable") from exc
         return value if value is None else str(value)
 
-    def check(self, subject: str, command: str | None, principal: Principal | None) -> Check:
-        rate = self.rate_for(principal)
-        key = f"{self.prefix}:{{{subject}}}:{self.name}"
-        if command is not None:
-            key = f"{key}:{key_part(command)}"
-        burst = self.burst if self.burst is not None else rate.count
-        return Check(key, rate.interval_us, burst, self.cost, self.enforce)
+    def request_check(self, scope: Scope, ctx: GuardContext, method: str, path: str) -> Check | None:
+        """The check of a request for a limit that needs no body, or ``None`` when it does not apply."""
+        if self.everywhere:
+            command = None
+        else:
+            params = self.route_params(method, path)
+            if params is None:
+                return None
+            command = params.get(self.param) if self.param is not None else None
+        who = self.identity(scope, ctx)
+        if who is None:
+            return None
+        principal = ctx.principal
+        rate = self.rate if not self.tiers or principal is None else self.rate_for(principal)
+        found = self._memo.get((who[0], who[1], command, rate))
+        return found if found is not None else self.check_for(who, command, principal)
+
+    def check_for(self, who: tuple[str, str | None], command: str | None, principal: Principal | None) -> Check:
+        """The check for an :meth:`identity`, memoised: the same callers come back request after
+        request, and a key costs a regex (or a hash) and a few allocations to build."""
+        rate = self.rate if not self.tiers or principal is None else self.rate_for(principal)
+        tag, raw = who
+        memo = (tag, raw, command, rate)
+        found = self._memo.get(memo)
+        if found is None:
+            key = f"{self.prefix}:{{{tag if raw is None else tag + key_part(raw)}}}:{self.name}"
+            if command is not None:
+                key = f"{key}:{key_part(command)}"
+            burst = self.burst if self.burst is not None else rate.count
+            found = Check(key, rate.interval_us, burst, self.cost, self.enforce)
+            if len(raw or "") + len(command or "") <= MEMO_MAX_VALUE:
+                if len(self._memo) >= MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[memo] = found
+        return found
 
 
-__all__ = ("CompiledLimit", "key_part")
+__all__ = ("MEMO_LIMIT", "MEMO_MAX_VALUE", "CompiledLimit", "key_part")

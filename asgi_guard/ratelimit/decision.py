@@ -11,10 +11,6 @@ from asgi_guard.ratelimit.rate import MICROS
 Source = Literal["memory", "redis", "deny_cache", "local", "fail_open"]
 
 
-def _seconds_up(micros: int) -> int:
-    return -(-micros // MICROS)
-
-
 class LimitStatus(msgspec.Struct, frozen=True, kw_only=True):
     """One limit's state after this request.
 
@@ -61,10 +57,15 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def most_restrictive(self) -> LimitStatus | None:
         """The enforced limit with the fewest requests left (the longest reset breaking ties)."""
-        enforced = [status for status in self.limits if not status.shadow]
-        if not enforced:
-            return None
-        return min(enforced, key=lambda status: (status.remaining, -status.reset_after))
+        best: LimitStatus | None = None
+        for status in self.limits:  # a loop, not min(key=...): this runs for every response
+            if not status.shadow and (
+                best is None
+                or status.remaining < best.remaining
+                or (status.remaining == best.remaining and status.reset_after > best.reset_after)
+            ):
+                best = status
+        return best
 
     @property
     def retry_after(self) -> int:
@@ -90,10 +91,10 @@ def status_of(
         name=name,
         limit=limit,
         window=window,
-        remaining=max(0, remaining),
-        reset=_seconds_up(now_us + reset_us),
-        reset_after=_seconds_up(max(0, reset_us)),
-        retry_after=_seconds_up(retry_us) if not state_allowed else 0,
+        remaining=remaining if remaining > 0 else 0,
+        reset=-(-(now_us + reset_us) // MICROS),  # whole seconds, rounded up (inline: runs per request)
+        reset_after=-(-reset_us // MICROS) if reset_us > 0 else 0,
+        retry_after=-(-retry_us // MICROS) if not state_allowed else 0,
         allowed=state_allowed,
         shadow=shadow,
     )
@@ -101,16 +102,17 @@ def status_of(
 
 def headers_for(decision: Decision, *, ietf: bool) -> list[tuple[bytes, bytes]]:
     """``X-RateLimit-*`` of the most restrictive limit, ``Retry-After`` when refused, IETF fields by option."""
-    status = decision.most_restrictive
+    limits = decision.limits
+    status = limits[0] if len(limits) == 1 and not limits[0].shadow else decision.most_restrictive
     if status is None:
         return []
     headers = [
-        (_RATELIMIT, str(status.limit).encode()),
-        (b"x-ratelimit-remaining", str(status.remaining).encode()),
-        (b"x-ratelimit-reset", str(status.reset).encode()),
+        (_RATELIMIT, b"%d" % status.limit),
+        (b"x-ratelimit-remaining", b"%d" % status.remaining),
+        (b"x-ratelimit-reset", b"%d" % status.reset),
     ]
     if not decision.allowed:
-        headers.append((b"retry-after", str(decision.retry_after).encode()))
+        headers.append((b"retry-after", b"%d" % decision.retry_after))
     if ietf:
         headers.append((b"ratelimit-policy", f'"{status.name}";q={status.limit};w={status.window}'.encode()))
         headers.append((b"ratelimit", f'"{status.name}";r={status.remaining};t={status.reset_after}'.encode()))

@@ -6,6 +6,7 @@ limits across processes. Also the ``local`` fail mode's fallback when Redis is u
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,14 @@ class MemoryRateLimitBackend:
     used key is evicted (the one most likely to be full already).
     """
 
-    __slots__ = ("_clock", "_max_keys", "_tats")
+    __slots__ = ("_clock", "_max_keys", "_tats", "_time")
 
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK, max_keys: int = 100_000) -> None:
         if not isinstance(max_keys, int) or max_keys < 1:
             raise ConfigurationError.expected("a positive int", max_keys, "MemoryRateLimitBackend.max_keys")
         self._clock = clock
+        # The system clock's method only forwards to time.time: call that directly (one call less per check).
+        self._time = time.time if clock is SYSTEM_CLOCK else clock.time
         self._max_keys = max_keys
         self._tats: OrderedDict[str, int] = OrderedDict()
 
@@ -39,11 +42,15 @@ class MemoryRateLimitBackend:
         return len(self._tats)
 
     def now_us(self) -> int:
-        return int(self._clock.time() * MICROS)
+        return int(self._time() * MICROS)
 
     async def check(self, checks: Sequence[Check]) -> Outcome:
         """Check and consume every limit of one request, all or nothing."""
         return self.check_at(self.now_us(), checks)
+
+    def check_now(self, checks: Sequence[Check]) -> Outcome:
+        """:meth:`check` without the coroutine: nothing here waits, so the middleware calls it directly."""
+        return self.check_at(int(self._time() * MICROS), checks)
 
     def check_at(self, now: int, checks: Sequence[Check]) -> Outcome:
         """:meth:`check` at an explicit ``now`` (epoch microseconds)."""
@@ -52,6 +59,8 @@ class MemoryRateLimitBackend:
             oldest = next(iter(tats))
             if tats[oldest] <= now:
                 del tats[oldest]
+        if len(checks) == 1:
+            return evaluate(now, checks, (tats.get(checks[0].key),), self._store)
         return evaluate(now, checks, [tats.get(check.key) for check in checks], self._store)
 
     def _store(self, key: str, tat: int, _ttl_us: int) -> None:

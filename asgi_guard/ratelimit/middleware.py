@@ -40,11 +40,16 @@ class RateLimitMiddleware:
         "_exempt_networks",
         "_exempt_principals",
         "_exempt_routes",
+        "_exempting",
         "_failover",
         "_fmt",
         "_ietf",
         "_limits",
         "_max_body",
+        "_memory",
+        "_reads_body",
+        "_routed",
+        "_shadows",
         "app",
         "config",
     )
@@ -61,11 +66,18 @@ class RateLimitMiddleware:
             reset_after=config.breaker_reset,
             clock=clock,
         )
+        # The embedded backend never waits and never fails: it is called directly, without the
+        # coroutine, the time budget or the breaker (a subclass may do either: it goes the long way).
+        self._memory = backend if type(backend) is MemoryRateLimitBackend else None
         self._limits = tuple(CompiledLimit(limit, config.prefix, config.fail_mode) for limit in config.limits)
         # Exemptions relax a check: matched on the path as sent, never a looser canonical spelling.
         self._exempt_routes = RouteTable([(ANY_METHOD, path, True) for path in config.exempt_paths], canonical=False)
         self._exempt_principals = config.exempt_principals
         self._exempt_networks = config.networks()
+        self._exempting = bool(len(self._exempt_routes) or self._exempt_principals or self._exempt_networks)
+        self._reads_body = any(limit.field_decoder is not None for limit in self._limits)
+        self._routed = bool(len(self._exempt_routes)) or not all(limit.everywhere for limit in self._limits)
+        self._shadows = not all(limit.enforce for limit in self._limits)
         self._ietf = config.ietf_headers
         self._fmt = config.error_format
         self._max_body = config.max_body_bytes
@@ -76,32 +88,47 @@ class RateLimitMiddleware:
             return
         ctx = GuardContext.from_scope(scope)
         method = scope.get("method", "GET")
-        path = route_path(scope)
-        if self._exempt(scope, ctx, method):
+        path = route_path(scope) if self._routed else ""
+        if self._exempting and self._exempt(scope, ctx, method):
             await self.app(scope, receive, send)
             return
-        try:
-            checks, used, receive = await self._checks(scope, receive, ctx, method, path)
-        except ClientDisconnected:
-            return
-        except GuardError as refused:
-            await send_denial(scope, send, refused, fmt=self._fmt)
-            return
+        if self._reads_body:
+            try:
+                checks, used, receive = await self._checks(scope, receive, ctx, method, path)
+            except ClientDisconnected:
+                return
+            except GuardError as refused:
+                await send_denial(scope, send, refused, fmt=self._fmt)
+                return
+        else:
+            checks, used = self._checks_now(scope, ctx, method, path)
         if not checks:
             await self.app(scope, receive, send)
             return
 
-        decision = await self._decide(scope, checks, used)
-        if decision is None:
-            retry = str(self._failover.breaker.retry_after).encode()
-            error = GuardError(
-                ErrorCode.SERVICE_UNAVAILABLE, "rate_limit_backend_unavailable", headers=((b"retry-after", retry),)
-            )
-            await send_denial(scope, send, error, fmt=self._fmt)
-            return
-        shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
-        if shadowed:
-            emit(scope, "rate_limit_hit", "shadow", "limit_exceeded", limit=",".join(shadowed), source=decision.source)
+        if self._memory is not None:
+            decision = self._decision(self._memory.check_now(checks), checks, used, "memory")
+        else:
+            remote = await self._decide(scope, checks, used)
+            if remote is None:
+                retry = str(self._failover.breaker.retry_after).encode()
+                error = GuardError(
+                    ErrorCode.SERVICE_UNAVAILABLE, "rate_limit_backend_unavailable", headers=((b"retry-after", retry),)
+                )
+                await send_denial(scope, send, error, fmt=self._fmt)
+                return
+            decision = remote
+        if self._shadows:
+            shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
+            if shadowed:
+                emit(
+                    scope,
+                    "rate_limit_hit",
+                    "shadow",
+                    "limit_exceeded",
+                    limit=",".join(shadowed),
+                    source=decision.source,
+                )
         own = decision
         outer = ctx.rate_limit
         if isinstance(outer, Decision):
@@ -134,30 +161,44 @@ class RateLimitMiddleware:
             return any(address in network for network in self._exempt_networks)
         return False
 
+    def _checks_now(
+        self, scope: Scope, ctx: GuardContext, method: str, path: str
+    ) -> tuple[list[Check], list[CompiledLimit]]:
+        """The checks of the limits that apply to this request, when no limit reads the body."""
+        checks: list[Check] = []
+        used: list[CompiledLimit] = []
+        for limit in self._limits:
+            check = limit.request_check(scope, ctx, method, path)
+            if check is not None:
+                checks.append(check)
+                used.append(limit)
+        return checks, used
+
     async def _checks(
         self, scope: Scope, receive: Receive, ctx: GuardContext, method: str, path: str
     ) -> tuple[list[Check], list[CompiledLimit], Receive]:
-        """The checks of the limits that apply to this request (reads the body only for a body command)."""
+        """:meth:`_checks_now` when a limit takes its command from the body (read only when such a limit applies)."""
         checks: list[Check] = []
         used: list[CompiledLimit] = []
         body: bytes | None = None
         for limit in self._limits:
-            params = limit.route_params(method, path)
-            if params is None:
+            if limit.field_decoder is None:
+                check = limit.request_check(scope, ctx, method, path)
+                if check is not None:
+                    checks.append(check)
+                    used.append(limit)
                 continue
-            subject = limit.subject(scope, ctx)
-            if subject is None:
+            if limit.route_params(method, path) is None:
                 continue
-            command: str | None = None
-            if limit.param is not None:
-                command = params.get(limit.param)
-            elif limit.field_decoder is not None:
-                if body is None:
-                    body, receive = await read_body(scope, receive, self._max_body)
-                command = limit.command_from_body(body)
-                if command is None:
-                    continue
-            checks.append(limit.check(subject, command, ctx.principal))
+            who = limit.identity(scope, ctx)
+            if who is None:
+                continue
+            if body is None:
+                body, receive = await read_body(scope, receive, self._max_body)
+            command = limit.command_from_body(body)
+            if command is None:
+                continue
+            checks.append(limit.check_for(who, command, ctx.principal))
             used.append(limit)
         return checks, used, receive
 
@@ -191,7 +232,11 @@ class RateLimitMiddleware:
     @staticmethod
     def _decision(outcome: Outcome, checks: list[Check], used: list[CompiledLimit], source: Source) -> Decision:
         statuses: list[LimitStatus] = []
-        for check, limit, state in zip(checks, used, outcome.states, strict=True):
+        index = 0
+        for state in outcome.states:
+            check = checks[index]
+            limit = used[index]
+            index += 1
             if state is None:
                 continue
             statuses.append(

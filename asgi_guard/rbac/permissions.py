@@ -98,13 +98,18 @@ class Matcher:
 
     def allows(self, permissions: tuple[str, ...], any_of: bool = False) -> bool:
         """All of ``permissions`` (or at least one, with ``any_of``) are granted; ``()`` is always true."""
+        memo = self._memo
         if any_of:
             for permission in permissions:
-                if self(permission):
+                if memo.get(permission) or self(permission):
                     return True
             return not permissions
-        for permission in permissions:  # noqa: SIM110 - a plain loop allocates no generator on the hot path
-            if not self(permission):
+        for permission in permissions:
+            # The memo first, inline: a known answer costs no call (a miss computes and remembers it).
+            decision = memo.get(permission)
+            if decision is None:
+                decision = self(permission)
+            if not decision:
                 return False
         return True
 

@@ -128,7 +128,10 @@ class TenancyMiddleware:
                 return frozenset()
             return _role_set(answer)
         try:
-            answer = await self._resolver(principal, community_id)
+            if self._resolver is claims_membership:  # the default: a dict lookup, no coroutine to await
+                answer = principal.communities.get(community_id)
+            else:
+                answer = await self._resolver(principal, community_id)
         except Exception as exc:  # a failing lookup must refuse, never admit or crash the request
             raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_resolver_failed:{type(exc).__name__}") from exc
         if answer is None:
@@ -139,8 +142,12 @@ class TenancyMiddleware:
 def _role_set(answer: object) -> frozenset[str]:
     """Roles as a frozenset of names; anything else is a resolver or claims bug, refused (503) rather
     than crashing the request or granting roles nobody meant."""
-    if isinstance(answer, frozenset | set | tuple | list) and all(isinstance(role, str) for role in answer):
-        return answer if isinstance(answer, frozenset) else frozenset(answer)
+    if isinstance(answer, frozenset | set | tuple | list):
+        for role in answer:
+            if not isinstance(role, str):
+                break
+        else:
+            return answer if isinstance(answer, frozenset) else frozenset(answer)
     raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_bad_roles:{type(answer).__name__}")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_guard.ratelimit.gcra import Check
 from tests.ratelimit.helpers import Harness
@@ -119,3 +121,57 @@ class TestMemoryBounds:
         clock.advance(3600)
         await memory.check([bucket("z", burst=1, cost=0)])
         assert len(memory) == 2  # one expired key dropped by that check
+
+    async def test_check_now_is_check_without_the_coroutine(self) -> None:
+        """The synchronous entry the middleware uses consumes the same buckets as ``check``."""
+        from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+        from asgi_guard.testing import FakeClock
+
+        memory = MemoryRateLimitBackend(clock=FakeClock())
+        assert memory.check_now([bucket("n", burst=2)]).allowed
+        assert (await memory.check([bucket("n", burst=2)])).allowed
+        refused = memory.check_now([bucket("n", burst=2)])
+        assert not refused.allowed
+        state = refused.states[0]
+        assert state is not None
+        assert state.retry_after_us > 0
+
+
+def test_evaluate_needs_one_stored_value_per_check() -> None:
+    """A stored list that does not line up with the checks is a programming error, never a decision."""
+    from asgi_guard.ratelimit.gcra import evaluate
+
+    def store(key: str, tat: int, ttl: int) -> None:
+        raise AssertionError("nothing may be stored")
+
+    with pytest.raises(ValueError, match="one stored value per check"):
+        evaluate(0, [bucket("a"), bucket("b")], [None], store)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    now=st.integers(0, 10**12),
+    old=st.one_of(st.none(), st.integers(0, 2 * 10**12)),
+    interval=st.sampled_from([1, 7, 1000, 333_333, 60_000_000]),
+    burst=st.integers(1, 6),
+    cost=st.integers(0, 6),
+    enforce=st.booleans(),
+)
+def test_single_check_shortcut_matches_the_general_steps(
+    now: int, old: int | None, interval: int, burst: int, cost: int, enforce: bool
+) -> None:
+    """evaluate of one check decides and stores exactly what the general loop does for it.
+
+    The general loop runs when a second check rides along: a shadow check with a huge bucket never
+    refuses, so it cannot change the first check's outcome.
+    """
+    from asgi_guard.ratelimit.gcra import evaluate
+
+    check = Check("one", interval, burst, min(cost, burst), enforce)
+    rider = Check("rider", 1, 10**9, 0, False)
+    alone: list[tuple[str, int, int]] = []
+    paired: list[tuple[str, int, int]] = []
+    single = evaluate(now, [check], [old], lambda *stored: alone.append(stored))
+    general = evaluate(now, [check, rider], [old, None], lambda *stored: paired.append(stored))
+    assert (single.allowed, single.now_us, single.states) == (general.allowed, general.now_us, general.states[:1])
+    assert alone == [stored for stored in paired if stored[0] == "one"]

@@ -320,6 +320,67 @@ class TestCommands:
         await app(make_scope("POST", "/run"), receive, send)
         assert sent == []
 
+    async def test_body_limits_that_do_not_apply_leave_the_body_unread(self) -> None:
+        """A body-field limit off its route, or without its kind of caller, neither reads the body nor applies."""
+        app = middleware(
+            Limit(name="ip", rate="5/minute", methods=("POST",)),
+            Limit(name="cmd", rate="1/minute", paths=("/run",), command=Command(body_field="command")),
+            Limit(name="keycmd", rate="1/minute", key="api_key", command=Command(body_field="command")),
+        )
+        body = b'{"command": "ban"}'
+        elsewhere = make_scope("POST", "/other")
+        assert (await call(app, elsewhere, body)).headers["x-ratelimit-limit"] == "5"
+        assert GuardContext.from_scope(elsewhere).body is None
+        assert (await call(app, make_scope("POST", "/run"), body)).headers["x-ratelimit-limit"] == "1"
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 429
+        only_command = await call(app, make_scope("PUT", "/run"), b'{"command": "kick"}')
+        assert (only_command.status, only_command.headers["x-ratelimit-remaining"]) == (200, "0")
+
+
+class TestMemoisedChecks:
+    """Checks are remembered per caller, boundedly, without changing any decision."""
+
+    async def test_memo_bound_keeps_buckets_apart(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With the memo cleared over and over, every caller still has its own bucket."""
+        from asgi_guard.ratelimit import compiled
+
+        monkeypatch.setattr(compiled, "MEMO_LIMIT", 2)
+        app = middleware(Limit(name="ip", rate="1/minute"))
+        clients = [f"10.0.0.{index}" for index in range(5)]
+        for client in clients:
+            assert (await call(app, make_scope(client=(client, 1)))).status == 200
+        for client in clients:
+            assert (await call(app, make_scope(client=(client, 1)))).status == 429
+
+    async def test_long_commands_are_limited_but_not_remembered(self) -> None:
+        """A long command still gets its own bucket; its check is rebuilt per request, never pinned."""
+        from asgi_guard.ratelimit.compiled import MEMO_MAX_VALUE
+
+        app = middleware(Limit(name="cmd", rate="1/minute", command=Command(body_field="command")))
+        body = msgspec.json.encode({"command": "x" * MEMO_MAX_VALUE})
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 200
+        assert (await call(app, make_scope("POST", "/run"), body)).status == 429
+        assert app._limits[0]._memo == {}
+
+    async def test_memory_subclass_goes_through_the_failover(self) -> None:
+        """Only the plain memory backend is called directly; a subclass's own ``check`` is honoured."""
+
+        class Counting(MemoryRateLimitBackend):
+            calls = 0
+
+            async def check(self, checks: Any) -> Any:
+                type(self).calls += 1
+                return await super().check(checks)
+
+        clock = FakeClock(START)
+        backend = Counting(clock=clock)
+        app = RateLimitMiddleware(
+            ok_app, RateLimitConfig(limits=(Limit(name="ip", rate="1/minute"),), backend=backend, clock=clock)
+        )
+        assert (await call(app, make_scope())).status == 200
+        assert (await call(app, make_scope())).status == 429
+        assert Counting.calls == 2
+
 
 class TestExemptions:
     """Exempt paths, principals and addresses are never limited."""
@@ -337,6 +398,9 @@ class TestExemptions:
             assert (await call(app, as_user(make_scope(client=("8.8.8.8", 1)), principal("ops")))).status == 200
             assert (await call(app, make_scope(client=("10.1.2.3", 1)))).status == 200
             assert (await call(app, make_scope(client=("::1", 1)))).status == 200
+        paths_only = middleware(Limit(name="ip", rate="1/minute"), exempt_paths=("/health",))
+        assert (await call(paths_only, make_scope(path="/x"))).status == 200
+        assert (await call(paths_only, make_scope(path="/x"))).status == 429
         unix = make_scope(client=None)
         assert (await call(app, unix)).status == 200
         assert (await call(app, make_scope(client=None))).status == 429

@@ -294,3 +294,15 @@ async def test_narrowed_key_of_an_admin_stays_in_its_communities() -> None:
     refused = await call(app, request("/api/v1/modules", "narrowed", x_community_id="9"))
     assert (refused.status, refused.json()["error"]) == (403, "community_forbidden")
     assert (await call(app, request("/api/v1/modules", "full", x_community_id="9"))).status == 200
+
+
+async def test_unreadable_communities_from_a_custom_principal_fail_closed() -> None:
+    """With the default (claims) resolver, a principal whose communities cannot be read gets a 503, never a 500."""
+    seen = Seen()
+    odd = {"odd": Principal("odd", communities=None)}  # type: ignore[arg-type]
+    app = PrincipalFromHeader(TenancyMiddleware(recording_app(seen), TenancyConfig(routes=ROUTES)), odd)
+    scope = request("/api/v1/modules", "odd", x_community_id="7")
+    response = await call(app, scope)
+    assert (response.status, response.json()["error"]) == (503, "service_unavailable")
+    assert GuardContext.from_scope(scope).events[-1].reason == "membership_resolver_failed:AttributeError"
+    assert seen.calls == []
