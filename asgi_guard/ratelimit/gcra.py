@@ -98,11 +98,19 @@ def evaluate(
 
 
 def _evaluate_one(now: int, check: Check, old: int | None, store: Callable[[str, int, int], None]) -> Outcome:
-    """:func:`evaluate` of a single check (most requests have one limit per placement).
+    """:func:`evaluate` of a single check (most requests have one limit per placement)."""
+    allowed, remaining, reset_us, retry_us, new_tat = evaluate_one(now, check, old)
+    if new_tat is not None:
+        store(check.key, new_tat, reset_us)
+    return Outcome(allowed or not check.enforce, now, (State(allowed, remaining, reset_us, retry_us),))
 
-    The same steps with the loops unrolled: the check is refused exactly when its ``allow_at`` is in
-    the future (``tat + (cost - burst) * interval`` is ``allow_at``), and only an enforced refusal
-    makes the outcome a refusal.
+
+def evaluate_one(now: int, check: Check, old: int | None) -> tuple[bool, int, int, int, int | None]:
+    """One check's :class:`State` fields and the TAT to store (``None``: store nothing), as a plain tuple.
+
+    The steps of :func:`evaluate` with the loops unrolled: the check is refused exactly when its
+    ``allow_at`` is in the future (``tat + (cost - burst) * interval`` is ``allow_at``). The caller
+    makes an enforced refusal the outcome; a shadow refusal does not veto.
     """
     tat = now if old is None or old < now else old
     interval = check.interval_us
@@ -110,11 +118,9 @@ def _evaluate_one(now: int, check: Check, old: int | None, store: Callable[[str,
     new_tat = tat + check.cost * interval
     allow_at = new_tat - span
     if allow_at > now:
-        refused = State(False, max(0, (span - (tat - now)) // interval), tat - now, allow_at - now)
-        return Outcome(not check.enforce, now, (refused,))
-    if new_tat > now:
-        store(check.key, new_tat, new_tat - now)
-    return Outcome(True, now, (State(True, (span - (new_tat - now)) // interval, new_tat - now, 0),))
+        return False, max(0, (span - (tat - now)) // interval), tat - now, allow_at - now, None
+    reset = new_tat - now
+    return True, (span - reset) // interval, reset, 0, new_tat if reset > 0 else None
 
 
-__all__ = ("Check", "Outcome", "State", "evaluate")
+__all__ = ("Check", "Outcome", "State", "evaluate", "evaluate_one")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ConfigurationError
-from asgi_guard.ratelimit.gcra import Check, Outcome, evaluate
+from asgi_guard.ratelimit.gcra import Check, Outcome, evaluate, evaluate_one
 from asgi_guard.ratelimit.rate import MICROS
 
 if TYPE_CHECKING:
@@ -62,6 +62,24 @@ class MemoryRateLimitBackend:
         if len(checks) == 1:
             return evaluate(now, checks, (tats.get(checks[0].key),), self._store)
         return evaluate(now, checks, [tats.get(check.key) for check in checks], self._store)
+
+    def check_one_now(self, check: Check) -> tuple[int, bool, int, int, int]:
+        """One check, now, as ``(now_us, allowed, remaining, reset_us, retry_after_us)``: :meth:`check_now`
+        of a single check without the :class:`Outcome` (the middleware's path for one limit)."""
+        now = int(self._time() * MICROS)
+        tats = self._tats
+        if tats:
+            oldest = next(iter(tats))
+            if tats[oldest] <= now:
+                del tats[oldest]
+        allowed, remaining, reset_us, retry_us, new_tat = evaluate_one(now, check, tats.get(check.key))
+        if new_tat is not None:
+            key = check.key
+            tats[key] = new_tat
+            tats.move_to_end(key)
+            if len(tats) > self._max_keys:
+                tats.popitem(last=False)
+        return now, allowed, remaining, reset_us, retry_us
 
     def _store(self, key: str, tat: int, _ttl_us: int) -> None:
         tats = self._tats

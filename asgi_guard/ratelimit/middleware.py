@@ -47,6 +47,7 @@ class RateLimitMiddleware:
         "_limits",
         "_max_body",
         "_memory",
+        "_one",
         "_reads_body",
         "_routed",
         "_shadows",
@@ -81,6 +82,10 @@ class RateLimitMiddleware:
         self._ietf = config.ietf_headers
         self._fmt = config.error_format
         self._max_body = config.max_body_bytes
+        # One limit on the embedded backend (the usual placement) takes a path without lists or Outcome.
+        self._one: tuple[CompiledLimit, MemoryRateLimitBackend] | None = None
+        if len(self._limits) == 1 and self._limits[0].field_decoder is None and self._memory is not None:
+            self._one = (self._limits[0], self._memory)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,32 +97,45 @@ class RateLimitMiddleware:
         if self._exempting and self._exempt(scope, ctx, method):
             await self.app(scope, receive, send)
             return
-        if self._reads_body:
-            try:
-                checks, used, receive = await self._checks(scope, receive, ctx, method, path)
-            except ClientDisconnected:
+        if self._one is not None:
+            one, memory = self._one
+            check = one.request_check(scope, ctx, method, path)
+            if check is None:
+                await self.app(scope, receive, send)
                 return
-            except GuardError as refused:
-                await send_denial(scope, send, refused, fmt=self._fmt)
-                return
+            now, allowed, remaining, reset_us, retry_us = memory.check_one_now(check)
+            status = status_of(
+                one.name, check.burst, one.rate.period, now, allowed, remaining, reset_us, retry_us, not check.enforce
+            )
+            decision = Decision(allowed=allowed or not check.enforce, limits=(status,), source="memory")
         else:
-            checks, used = self._checks_now(scope, ctx, method, path)
-        if not checks:
-            await self.app(scope, receive, send)
-            return
-
-        if self._memory is not None:
-            decision = self._decision(self._memory.check_now(checks), checks, used, "memory")
-        else:
-            remote = await self._decide(scope, checks, used)
-            if remote is None:
-                retry = str(self._failover.breaker.retry_after).encode()
-                error = GuardError(
-                    ErrorCode.SERVICE_UNAVAILABLE, "rate_limit_backend_unavailable", headers=((b"retry-after", retry),)
-                )
-                await send_denial(scope, send, error, fmt=self._fmt)
+            if self._reads_body:
+                try:
+                    checks, used, receive = await self._checks(scope, receive, ctx, method, path)
+                except ClientDisconnected:
+                    return
+                except GuardError as refused:
+                    await send_denial(scope, send, refused, fmt=self._fmt)
+                    return
+            else:
+                checks, used = self._checks_now(scope, ctx, method, path)
+            if not checks:
+                await self.app(scope, receive, send)
                 return
-            decision = remote
+            if self._memory is not None:
+                decision = self._decision(self._memory.check_now(checks), checks, used, "memory")
+            else:
+                remote = await self._decide(scope, checks, used)
+                if remote is None:
+                    retry = str(self._failover.breaker.retry_after).encode()
+                    error = GuardError(
+                        ErrorCode.SERVICE_UNAVAILABLE,
+                        "rate_limit_backend_unavailable",
+                        headers=((b"retry-after", retry),),
+                    )
+                    await send_denial(scope, send, error, fmt=self._fmt)
+                    return
+                decision = remote
         if self._shadows:
             shadowed = [status.name for status in decision.limits if status.shadow and not status.allowed]
             if shadowed:

@@ -175,3 +175,32 @@ def test_single_check_shortcut_matches_the_general_steps(
     general = evaluate(now, [check, rider], [old, None], lambda *stored: paired.append(stored))
     assert (single.allowed, single.now_us, single.states) == (general.allowed, general.now_us, general.states[:1])
     assert alone == [stored for stored in paired if stored[0] == "one"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 3 * SECOND), st.integers(0, 4), st.sampled_from(["a", "b"]), st.booleans()),
+        min_size=1,
+        max_size=30,
+    ),
+    burst=st.integers(1, 5),
+)
+def test_check_one_now_matches_check_now(steps: list[tuple[int, int, str, bool]], burst: int) -> None:
+    """The middleware's one-limit entry decides, reports and stores exactly what ``check_now`` does."""
+    from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+    from asgi_guard.testing import FakeClock
+
+    clock = FakeClock()
+    general = MemoryRateLimitBackend(clock=clock, max_keys=1)
+    shortcut = MemoryRateLimitBackend(clock=clock, max_keys=1)
+    for advance, cost, name, enforce in steps:
+        clock.advance(advance / SECOND)
+        check = bucket(name, burst=burst, cost=min(cost, burst), interval=SECOND // 2, enforce=enforce)
+        outcome = general.check_now([check])
+        state = outcome.states[0]
+        assert state is not None
+        now, allowed, remaining, reset_us, retry_us = shortcut.check_one_now(check)
+        assert (now, allowed, remaining, reset_us, retry_us) == (outcome.now_us, *state)
+        assert outcome.allowed == (allowed or not enforce)
+        assert len(general) == len(shortcut)
