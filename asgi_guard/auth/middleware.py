@@ -17,9 +17,9 @@ from asgi_guard._headers import get_header
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path
 from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
-from asgi_guard.auth.credentials import read_credentials
+from asgi_guard.auth.credentials import Credentials, read_credentials
 from asgi_guard.auth.last_used import LastUsedTracker
-from asgi_guard.auth.revocation import RevocationUnavailable
+from asgi_guard.auth.revocation import MemoryRevocationStore, RevocationUnavailable
 from asgi_guard.auth.verifier import JWTVerifier
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
@@ -43,7 +43,19 @@ class AuthenticationMiddleware:
         config: the configuration.
     """
 
-    __slots__ = ("_api_key", "_clock", "_header", "_paths", "_prefix", "_tracker", "_verifier", "app", "config")
+    __slots__ = (
+        "_api_key",
+        "_clock",
+        "_header",
+        "_memory_revocation",
+        "_paths",
+        "_prefix",
+        "_token_type",
+        "_tracker",
+        "_verifier",
+        "app",
+        "config",
+    )
 
     def __init__(self, app: ASGIApp, config: AuthConfig) -> None:
         self.app = app
@@ -63,6 +75,10 @@ class AuthenticationMiddleware:
             else None
         )
         jwt_auth = config.jwt
+        self._token_type = jwt_auth.token_type if jwt_auth is not None else "access"
+        # The in-memory store never waits: asked directly, without a coroutine (a subclass goes the long way).
+        store = jwt_auth.revocation if jwt_auth is not None else None
+        self._memory_revocation = store if type(store) is MemoryRevocationStore else None
         self._verifier = (
             JWTVerifier(
                 jwt_auth.keyring,
@@ -117,8 +133,22 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = GuardContext.from_scope(scope)
+        credentials: GuardCredentials | None = None
         try:
-            principal = await self._authenticate(scope)
+            presented = read_credentials(scope, self._header, self._prefix)
+            if presented.bearer is not None and self._verifier is not None:
+                # Inline rather than a coroutine of its own: this is the path of nearly every request.
+                verified = self._verifier.verify(presented.bearer, self._token_type)
+                if self._memory_revocation is not None:
+                    revoked = self._memory_revocation.is_revoked_now(verified.revocation_ids)
+                else:
+                    revoked = await self._is_revoked(verified.revocation_ids)
+                if revoked:
+                    raise GuardError(ErrorCode.TOKEN_REVOKED, f"revoked:{verified.token_id}")
+                principal: Principal | None = verified.principal
+                credentials = verified.credentials
+            else:
+                principal = await self._authenticate(scope, presented)
         except GuardError as error:
             await send_denial(scope, send, error, fmt=self.config.error_format, bearer=True)
             return
@@ -136,27 +166,26 @@ class AuthenticationMiddleware:
         if self.config.populate_scope_user:
             scope["user"] = principal
             # Direct permissions only: the RBAC layer replaces this with role-expanded permissions.
-            scope["auth"] = GuardCredentials(PermissionSet(principal.permissions))
+            scope["auth"] = (
+                credentials if credentials is not None else GuardCredentials(PermissionSet(principal.permissions))
+            )
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope) -> Principal | None:
-        credentials = read_credentials(scope, self._header, self._prefix)
+    async def _is_revoked(self, revocation_ids: tuple[str, ...]) -> bool:
+        assert self.config.jwt is not None  # noqa: S101 - set whenever the verifier is
+        try:
+            revoked: bool = await self.config.jwt.revocation.is_revoked(revocation_ids)
+        except RevocationUnavailable as exc:
+            raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"revocation_unavailable:{exc}") from exc
+        return revoked
+
+    async def _authenticate(self, scope: Scope, credentials: Credentials) -> Principal | None:
+        """An API key's or a user authenticator's principal (bearer tokens are verified by the caller)."""
         if credentials.api_key is not None and self._api_key is not None:
             return await self._from_api_key(credentials.api_key)
-        if credentials.bearer is not None and self._verifier is not None:
-            # Inline rather than a coroutine of its own: this is the path of nearly every request.
-            assert self.config.jwt is not None  # noqa: S101 - set whenever the verifier is
-            verified = self._verifier.verify(credentials.bearer, self.config.jwt.token_type)
-            try:
-                revoked = await self.config.jwt.revocation.is_revoked(verified.revocation_ids)
-            except RevocationUnavailable as exc:
-                raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"revocation_unavailable:{exc}") from exc
-            if revoked:
-                raise GuardError(ErrorCode.TOKEN_REVOKED, f"revoked:{verified.token_id}")
-            return verified.principal
         for authenticator in self.config.authenticators:
             principal = await authenticator(scope)
             if principal is not None:

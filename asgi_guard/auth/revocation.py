@@ -105,6 +105,10 @@ class MemoryRevocationStore:
         self._used = ExpiringSet()
 
     async def is_revoked(self, token_ids: Iterable[str]) -> bool:
+        return self.is_revoked_now(token_ids)
+
+    def is_revoked_now(self, token_ids: Iterable[str]) -> bool:
+        """:meth:`is_revoked` without the coroutine: nothing here waits, so the middleware calls it directly."""
         revoked = self._revoked
         if not len(revoked):  # the common case, asked on every request: nothing to look up
             return False

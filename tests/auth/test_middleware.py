@@ -126,6 +126,23 @@ async def test_valid_jwt_sets_principal_user_and_auth(clock: FakeClock) -> None:
     assert _events(scope) == [("authn_success", "allow", "jwt")]
 
 
+async def test_cached_token_reuses_its_principal_and_auth(clock: FakeClock) -> None:
+    """A token seen again (verification cache) gets the same immutable principal and scope auth, and its events."""
+    token = sign(claims(permissions=["profile:view"]))
+    middleware = AuthenticationMiddleware(App(), _config(clock))
+    seen: list[Scope] = []
+    for _ in range(2):
+        scope = make_scope(headers={"authorization": f"Bearer {token}"})
+        recorder = await call(middleware, scope)
+        assert recorder.status == 200
+        assert _events(scope) == [("authn_success", "allow", "jwt")]
+        seen.append(scope)
+    assert seen[0]["user"] is seen[1]["user"]
+    assert seen[0]["auth"] is seen[1]["auth"]
+    assert "profile:view" in seen[1]["auth"].scopes
+    assert "admin:all" not in seen[1]["auth"].scopes
+
+
 @pytest.mark.parametrize(
     ("token", "code"),
     [
