@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 # "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 MAX_CREDENTIAL: Final = 8192
+MEMO_LIMIT: Final = 1024
+"""Parsed ``Authorization`` values remembered (cleared when full: a flood of fresh values only costs re-parsing)."""
+MEMO_MAX_VALUE: Final = 2048
+"""Values longer than this are never remembered (the memo stays a few megabytes at most)."""
+_PARSED: dict[bytes, tuple[str, str | None]] = {}
 
 
 class Credentials:
@@ -50,18 +55,27 @@ def parse_authorization(raw: bytes) -> tuple[str, str | None]:
     Raises:
         GuardError: ``invalid_token`` for a ``Bearer`` value that is not a single b64token.
     """
+    memo = type(raw) is bytes  # the same clients send the same header request after request
+    found = _PARSED.get(raw) if memo else None
+    if found is not None:
+        return found
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError as exc:
         raise GuardError(ErrorCode.INVALID_TOKEN, "non_ascii_authorization") from exc
     scheme, _, rest = text.partition(" ")
     scheme = scheme.lower()
-    if scheme != "bearer":
-        return scheme, None
-    token = rest.lstrip(" ")
-    if len(token) > MAX_CREDENTIAL or not _B64TOKEN.fullmatch(token):
-        raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_bearer")
-    return scheme, token
+    parsed: tuple[str, str | None] = (scheme, None)
+    if scheme == "bearer":
+        token = rest.lstrip(" ")
+        if len(token) > MAX_CREDENTIAL or not _B64TOKEN.fullmatch(token):
+            raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_bearer")
+        parsed = (scheme, token)
+    if memo and len(raw) <= MEMO_MAX_VALUE:  # only values that parsed: a refusal is decided afresh each time
+        if len(_PARSED) >= MEMO_LIMIT:
+            _PARSED.clear()
+        _PARSED[raw] = parsed
+    return parsed
 
 
 def read_credentials(scope: Scope, api_key_header: bytes | None, api_key_prefix: str | None) -> Credentials:
@@ -103,4 +117,4 @@ def read_credentials(scope: Scope, api_key_header: bytes | None, api_key_prefix:
     return Credentials(api_key, bearer, other)
 
 
-__all__ = ("MAX_CREDENTIAL", "Credentials", "parse_authorization", "read_credentials")
+__all__ = ("MAX_CREDENTIAL", "MEMO_LIMIT", "MEMO_MAX_VALUE", "Credentials", "parse_authorization", "read_credentials")

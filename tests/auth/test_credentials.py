@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from asgi_guard.auth.credentials import parse_authorization, read_credentials
+from asgi_guard.auth import credentials
+from asgi_guard.auth.credentials import MEMO_LIMIT, MEMO_MAX_VALUE, parse_authorization, read_credentials
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.testing import make_scope
 
@@ -39,6 +40,24 @@ def test_malformed_bearer_is_invalid_token(value: bytes) -> None:
     with pytest.raises(GuardError) as info:
         parse_authorization(value)
     assert info.value.code is ErrorCode.INVALID_TOKEN
+
+
+def test_parsed_values_are_remembered_within_bounds() -> None:
+    """Parsed values are memoised, refusals and long values never, and the memo stays bounded."""
+    credentials._PARSED.clear()
+    assert parse_authorization(b"Bearer memo.a") == parse_authorization(b"Bearer memo.a") == ("bearer", "memo.a")
+    assert b"Bearer memo.a" in credentials._PARSED
+    with pytest.raises(GuardError):
+        parse_authorization(b"Bearer a b")
+    assert b"Bearer a b" not in credentials._PARSED
+    long = b"Bearer " + b"t" * MEMO_MAX_VALUE
+    assert parse_authorization(long) == ("bearer", "t" * MEMO_MAX_VALUE)
+    assert long not in credentials._PARSED
+    assert parse_authorization(bytearray(b"Bearer ba")) == ("bearer", "ba")  # unhashable: parsed, not remembered
+    for index in range(MEMO_LIMIT + 5):
+        assert parse_authorization(b"Bearer fill%d" % index) == ("bearer", f"fill{index}")
+        assert len(credentials._PARSED) <= MEMO_LIMIT
+    credentials._PARSED.clear()
 
 
 def test_nothing_sent() -> None:
