@@ -67,20 +67,30 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
     ctx = GuardContext.from_scope(scope)
     emitter: Emitter = ctx.emitter or DEFAULT_EMITTER
     principal = ctx.principal
-    agent = get_header(scope, b"user-agent")
+    raw_agent = get_header(scope, b"user-agent")
     clock = emitter.clock
+    principal_id = principal.id if principal is not None else ""
+    action = f"{scope.get('method', 'WS')} {scope.get('path', '')}"
+    client_ip = ctx.client_ip or _peer(scope)
+    agent = raw_agent.decode("utf-8", "replace") if raw_agent else ""
+    community_id = ctx.community_id or ""
+    # Nearly always every field is short and printable: one test of them all instead of one clean() each.
+    joined = principal_id + action + client_ip + agent + community_id + reason
+    if len(joined) > MAX_FIELD or not joined.isprintable():
+        principal_id, action, client_ip = clean(principal_id), clean(action), clean(client_ip)
+        agent, community_id, reason = clean(agent), clean(community_id), clean(reason)
     event = SecurityEvent(
         type=type,
         result=result,
         time=_time() if clock is SYSTEM_CLOCK else clock.time(),
         request_id=ctx.request_id,
-        principal_id=clean(principal.id) if principal is not None else "",
+        principal_id=principal_id,
         key_fingerprint=principal.key_fingerprint if principal is not None else "",
-        action=clean(f"{scope.get('method', 'WS')} {scope.get('path', '')}"),
-        client_ip=clean(ctx.client_ip) if ctx.client_ip else _peer(scope),
-        user_agent=clean(agent) if agent else "",
-        community_id=clean(ctx.community_id) if ctx.community_id else "",
-        reason=clean(reason) if reason else "",
+        action=action,
+        client_ip=client_ip,
+        user_agent=agent,
+        community_id=community_id,
+        reason=reason,
         extra={key: clean(value) for key, value in extra.items()} if extra else {},
     )
     ctx.events.append(event)
@@ -91,7 +101,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     if client:
-        return clean(str(client[0]))
+        return str(client[0])
     return ""
 
 

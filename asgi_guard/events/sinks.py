@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from asgi_guard.events.event import SecurityEvent
 
 SECURITY_LOGGER: Final = "asgi_guard.security"
+ATTRIBUTE_SETS: Final = 256
+"""Counter attribute sets remembered by :class:`OpenTelemetrySink` (cleared when full)."""
 
 # A library configures no output of its own (logging HOWTO, "Configuring Logging for a Library"): the
 # application decides where security events go. Without this, Python's last-resort handler would
@@ -51,16 +53,24 @@ class OpenTelemetrySink:
     Without an SDK configured both are no-ops, so the cost is a few attribute lookups.
     """
 
-    __slots__ = ("_counter",)
+    __slots__ = ("_attributes", "_counter")
 
     def __init__(self, meter: metrics.Meter | None = None) -> None:
         meter = meter if meter is not None else metrics.get_meter("asgi_guard")
         self._counter = meter.create_counter(
             "asgi_guard.security_events", unit="{event}", description="Security decisions by type and result"
         )
+        # The counter's attributes per (type, result), built once: a handful of pairs, bounded anyway.
+        self._attributes: dict[tuple[str, str], dict[str, str]] = {}
 
     def __call__(self, event: SecurityEvent) -> None:
-        self._counter.add(1, {"type": event.type, "result": event.result})
+        pair = (event.type, event.result)
+        attributes = self._attributes.get(pair)
+        if attributes is None:
+            if len(self._attributes) >= ATTRIBUTE_SETS:
+                self._attributes.clear()
+            attributes = self._attributes[pair] = {"type": event.type, "result": event.result}
+        self._counter.add(1, attributes)
         span = trace.get_current_span()
         if span.is_recording():
             attributes = {
@@ -82,4 +92,4 @@ class OpenTelemetrySink:
             span.add_event(f"asgi_guard.{event.type}", attributes)
 
 
-__all__ = ("SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink")
+__all__ = ("ATTRIBUTE_SETS", "SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink")

@@ -143,3 +143,30 @@ def test_client_ip_from_the_context_is_cleaned_too() -> None:
     scope = make_scope()
     GuardContext.from_scope(scope).client_ip = "/run/s\nforged"
     assert emit(scope, "x", "allow").client_ip == "/run/s\ufffdforged"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    principal_id=st.text(max_size=300),
+    path=st.text(max_size=300),
+    agent=st.binary(max_size=300),
+    community=st.text(max_size=300),
+    reason=st.text(max_size=300),
+    client_ip=st.text(max_size=300),
+)
+def test_every_field_is_cleaned_exactly_as_clean_would(
+    principal_id: str, path: str, agent: bytes, community: str, reason: str, client_ip: str
+) -> None:
+    """Each client-influenced field of an event equals clean() of its value, however the fields combine."""
+    scope = make_scope(path="/" + path, headers=[(b"user-agent", agent)] if agent else [])
+    ctx = GuardContext.from_scope(scope)
+    ctx.principal = Principal(principal_id or "p")
+    ctx.community_id = community or None
+    ctx.client_ip = client_ip
+    event = emit(scope, "x", "allow", reason)
+    assert event.principal_id == clean(principal_id or "p")
+    assert event.action == clean(f"GET /{path}")
+    assert event.user_agent == clean(agent)
+    assert event.community_id == clean(community)
+    assert event.reason == clean(reason)
+    assert event.client_ip == (clean(client_ip) if client_ip else "127.0.0.1")

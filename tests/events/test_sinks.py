@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from asgi_guard.events import SECURITY_LOGGER, LoggingSink, OpenTelemetrySink, SecurityEvent
+from asgi_guard.events.sinks import ATTRIBUTE_SETS
 
 DENY = SecurityEvent(
     type="authn_failure",
@@ -90,4 +91,21 @@ def test_opentelemetry_sink_adds_span_events_and_counts() -> None:
     counts = {(p.attributes["type"], p.attributes["result"]): p.value for p in metric.data.data_points}  # type: ignore[index,union-attr]
     assert counts == {("authn_failure", "deny"): 2, ("api_key_used", "allow"): 1}
     tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+
+def test_opentelemetry_sink_counts_every_type_with_bounded_attribute_sets() -> None:
+    """More (type, result) pairs than the attribute memo holds are all counted; the memo stays bounded."""
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    sink = OpenTelemetrySink(meter_provider.get_meter("tests"))
+    types = [f"custom_{index}" for index in range(ATTRIBUTE_SETS + 3)]
+    for name in [*types, types[0]]:
+        sink(msgspec.structs.replace(ALLOW, type=name))
+        assert len(sink._attributes) <= ATTRIBUTE_SETS
+    metrics = reader.get_metrics_data()
+    assert metrics is not None
+    [metric] = [m for rm in metrics.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    counts = {p.attributes["type"]: p.value for p in metric.data.data_points}  # type: ignore[index,union-attr]
+    assert counts == {name: 2 if name == types[0] else 1 for name in types}
     meter_provider.shutdown()
