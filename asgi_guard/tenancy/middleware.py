@@ -88,7 +88,9 @@ class TenancyMiddleware:
             community_id = self._community_id(scope, found[1].get(self._param))
             if ctx.principal is None:
                 raise GuardError(ErrorCode.MISSING_CREDENTIALS, "no_principal")
-            roles = await self._membership(scope, ctx.principal, community_id)
+            roles = self._membership_now(scope, ctx.principal, community_id)
+            if roles is None:
+                roles = await self._resolved(ctx.principal, community_id)
         except GuardError as error:
             await send_denial(scope, send, error, fmt=self._fmt)
             return
@@ -116,7 +118,8 @@ class TenancyMiddleware:
             raise GuardError(ErrorCode.INVALID_COMMUNITY_ID, "bad_community_id")
         return text
 
-    async def _membership(self, scope: Scope, principal: Principal, community_id: str) -> frozenset[str]:
+    def _membership_now(self, scope: Scope, principal: Principal, community_id: str) -> frozenset[str] | None:
+        """The roles when no coroutine is needed (admins, the default claims lookup), else ``None``."""
         answer: object
         # A narrowed credential (an API key of an admin, limited to a few permissions and communities)
         # is not an admin: its owner's role must not widen the communities the key was scoped to.
@@ -127,11 +130,20 @@ class TenancyMiddleware:
                 emit(scope, "admin_override", "allow", "community_admin_override", community=community_id)
                 return frozenset()
             return _role_set(answer)
+        if self._resolver is not claims_membership:
+            return None
         try:
-            if self._resolver is claims_membership:  # the default: a dict lookup, no coroutine to await
-                answer = principal.communities.get(community_id)
-            else:
-                answer = await self._resolver(principal, community_id)
+            answer = principal.communities.get(community_id)  # the default: a dict lookup, nothing to await
+        except Exception as exc:  # a custom principal whose communities cannot be read: refuse, never crash
+            raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_resolver_failed:{type(exc).__name__}") from exc
+        if answer is None:
+            raise GuardError(ErrorCode.COMMUNITY_FORBIDDEN, "not_a_member")
+        return _role_set(answer)
+
+    async def _resolved(self, principal: Principal, community_id: str) -> frozenset[str]:
+        """The roles from a configured resolver (awaited; a failure refuses, never admits)."""
+        try:
+            answer = await self._resolver(principal, community_id)
         except Exception as exc:  # a failing lookup must refuse, never admit or crash the request
             raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"membership_resolver_failed:{type(exc).__name__}") from exc
         if answer is None:
