@@ -133,7 +133,7 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = GuardContext.from_scope(scope)
-        credentials: GuardCredentials | None = None
+        permissions: PermissionSet | None = None
         try:
             presented = read_credentials(scope, self._header, self._prefix)
             if presented.bearer is not None and self._verifier is not None:
@@ -146,7 +146,7 @@ class AuthenticationMiddleware:
                 if revoked:
                     raise GuardError(ErrorCode.TOKEN_REVOKED, f"revoked:{verified.token_id}")
                 principal: Principal | None = verified.principal
-                credentials = verified.credentials
+                permissions = verified.permissions
             else:
                 principal = await self._authenticate(scope, presented)
         except GuardError as error:
@@ -166,9 +166,11 @@ class AuthenticationMiddleware:
         if self.config.populate_scope_user:
             scope["user"] = principal
             # Direct permissions only: the RBAC layer replaces this with role-expanded permissions.
-            scope["auth"] = (
-                credentials if credentials is not None else GuardCredentials(PermissionSet(principal.permissions))
-            )
+            # Fresh credentials over a shared read-only view: an app assigning ``request.auth.scopes``
+            # changes its own request only.
+            if permissions is None:
+                permissions = PermissionSet(principal.permissions)
+            scope["auth"] = GuardCredentials(permissions)
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")
