@@ -45,6 +45,7 @@ class CompiledLimit:
     """One limit, ready to produce the :class:`Check` of a request."""
 
     __slots__ = (
+        "_by_ip",
         "_memo",
         "_methods",
         "burst",
@@ -88,6 +89,8 @@ class CompiledLimit:
                 msgspec.defstruct("CommandField", [("value", str | None, None)], rename={"value": command.body_field})
             )
         self._memo: dict[tuple[str, str | None, str | None, Rate], Check] = {}
+        # The commonest limit (per client IP, every route, one rate) keyed by the address alone.
+        self._by_ip: dict[str, Check] | None = {} if limit.key == "ip" and self.everywhere and not self.tiers else None
 
     def route_params(self, method: str, path: str) -> dict[str, str] | None:
         """The route parameters when the limit applies to this request, else ``None``."""
@@ -146,6 +149,17 @@ class CompiledLimit:
 
     def request_check(self, scope: Scope, ctx: GuardContext, method: str, path: str) -> Check | None:
         """The check of a request for a limit that needs no body, or ``None`` when it does not apply."""
+        by_ip = self._by_ip
+        if by_ip is not None:
+            host = ctx.client_ip or client_host(scope) or "unknown"  # as identity() answers for "ip"
+            found = by_ip.get(host)
+            if found is None:
+                found = self.check_for(("ip:", host), None, None)
+                if len(host) <= MEMO_MAX_VALUE:
+                    if len(by_ip) >= MEMO_LIMIT:
+                        by_ip.clear()
+                    by_ip[host] = found
+            return found
         if self.everywhere:
             command = None
         else:
