@@ -22,7 +22,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# bench/ itself (sys.path[0] when run as a script) holds a profile.py that would shadow the stdlib
+# module cProfile imports: replace it with the repository root.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
