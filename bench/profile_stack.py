@@ -22,11 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# bench/ itself (sys.path[0] when run as a script) holds a profile.py that would shadow the stdlib
-# module cProfile imports: replace it with the repository root.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -155,6 +151,10 @@ def profiled(row: str, requests: int, use_cprofile: bool) -> None:
     app = stacks[names[-1] if row == "full" else row]
     asyncio.run(run(app, token, 1000))
     if use_cprofile:
+        # bench/ (sys.path[0] when run as a script) holds a profile.py that would shadow the stdlib
+        # module cProfile imports.
+        here = Path(__file__).resolve().parent
+        sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
         import cProfile
         import pstats
 
