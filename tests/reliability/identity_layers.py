@@ -23,6 +23,7 @@ from tests.reliability.spec import (
     MODERATE_PATH,
     MODERATE_TEMPLATE,
     PROFILE_PATH,
+    ROUTES,
     SAFE_REQUEST_ID,
     WEBHOOK_PATH,
     LayerSpec,
@@ -199,6 +200,11 @@ def _rbac_config() -> Any:
     )
 
 
+OTHER_MODERATE_PATH: Final = MODERATE_PATH.replace(f"/{COMMUNITY}/", "/43/")
+if OTHER_MODERATE_PATH not in ROUTES:  # the spec must keep sending requests to the second community
+    raise AssertionError(f"{OTHER_MODERATE_PATH} missing from ROUTES")
+
+
 def _rbac_admits(scope: Scope, body: bytes) -> str | None:
     path, method = scope.get("path"), scope.get("method")
     bearer = get_all(scope, b"authorization")
@@ -206,9 +212,11 @@ def _rbac_admits(scope: Scope, body: bytes) -> str | None:
         return "a non-admin reached the admin route"
     if path == MODERATE_PATH and bearer not in ([BEARERS[0]], [BEARERS[1]]):
         return "a non-moderator reached the moderation route"
-    if path not in (PROFILE_PATH, ADMIN_PATH, ACTION_PATH, MODERATE_PATH, WEBHOOK_PATH):
+    if path == OTHER_MODERATE_PATH and bearer != [BEARERS[1]]:
+        return "a non-admin reached another community's moderation route"  # only the admin override may
+    if path not in (PROFILE_PATH, ADMIN_PATH, ACTION_PATH, MODERATE_PATH, OTHER_MODERATE_PATH, WEBHOOK_PATH):
         return f"an unlisted route {path!r} was reached although unlisted routes are denied"
-    if path in (ACTION_PATH, MODERATE_PATH) and method != "POST":
+    if path in (ACTION_PATH, MODERATE_PATH, OTHER_MODERATE_PATH) and method != "POST":
         return f"{method} reached a POST-only route"
     return None
 

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.reliability
 EXAMPLES = int(os.environ.get("ASGI_GUARD_FUZZ_EXAMPLES", "10000"))
 
 
+# Hypothesis warns when it builds the repr of a huge generated request (only for reporting): noise here.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_hostile_requests_never_500_and_never_bypass() -> None:
     """Every hostile request is answered (or dropped on disconnect) with 200 or a stable 4xx, never an
     exception, and every request the app receives passed every configured layer's check."""
@@ -56,6 +58,8 @@ def test_hostile_requests_never_500_and_never_bypass() -> None:
     print(f"layers: {[spec.name for spec in layers]}; {dict(tally)}")
 
 
+# Hypothesis warns when it builds the repr of a huge generated request (only for reporting): noise here.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_dropping_any_layer_lets_the_fuzzer_find_a_bypass() -> None:
     """The app's checks are not vacuous: with any one active layer removed from the stack (and its
     check still in the app), the fuzzer finds a request that the app flags, unless ``guard()`` itself
