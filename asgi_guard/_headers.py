@@ -53,6 +53,19 @@ def get_unique(scope: Scope, name: bytes) -> bytes | None:
     return found
 
 
+def is_preflight(scope: Scope) -> bool:
+    """A CORS preflight: ``OPTIONS`` with both ``Origin`` and ``Access-Control-Request-Method``.
+
+    Layers that skip preflights (they carry no credentials by design) use this one definition, so an
+    ``OPTIONS`` request lacking either header is checked like any other request.
+    """
+    return (
+        scope.get("method") == "OPTIONS"
+        and get_header(scope, b"access-control-request-method") is not None
+        and get_header(scope, b"origin") is not None
+    )
+
+
 def has_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
     """Whether a response/request header list already carries ``name``."""
     size = len(name)
@@ -80,4 +93,12 @@ def add_missing_headers(message: Message, defaults: Sequence[tuple[bytes, bytes]
         message["headers"] = [*headers, *missing]
 
 
-__all__ = ("add_missing_headers", "append_headers", "get_all", "get_header", "get_unique", "has_header")
+__all__ = (
+    "add_missing_headers",
+    "append_headers",
+    "get_all",
+    "get_header",
+    "get_unique",
+    "has_header",
+    "is_preflight",
+)

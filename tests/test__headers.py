@@ -6,8 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asgi_guard._headers import add_missing_headers, append_headers, get_all, get_header, get_unique, has_header
+from asgi_guard._headers import (
+    add_missing_headers,
+    append_headers,
+    get_all,
+    get_header,
+    get_unique,
+    has_header,
+    is_preflight,
+)
 from asgi_guard.errors import ErrorCode, GuardError
+from asgi_guard.testing import make_scope
 
 RAW = [(b"Authorization", b"Bearer a"), (b"x-a", b"1"), (b"X-A", b"2"), (b"x-ab", b"3")]
 
@@ -100,3 +109,19 @@ def test_no_byte_string_makes_lookups_raise(headers: list[tuple[bytes, bytes]], 
             get_unique(scope, lowered)
     else:
         assert get_unique(scope, lowered) == (values[0] if values else None)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "expected"),
+    [
+        ("OPTIONS", {"origin": "https://a.example", "access-control-request-method": "POST"}, True),
+        ("OPTIONS", {"access-control-request-method": "POST"}, False),
+        ("OPTIONS", {"origin": "https://a.example"}, False),
+        ("GET", {"origin": "https://a.example", "access-control-request-method": "POST"}, False),
+    ],
+)
+def test_is_preflight_needs_options_origin_and_request_method(
+    method: str, headers: dict[str, str], expected: bool
+) -> None:
+    """Only OPTIONS with both Origin and Access-Control-Request-Method is a CORS preflight."""
+    assert is_preflight(make_scope(method, "/x", headers=headers)) is expected

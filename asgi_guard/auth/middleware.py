@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
-from asgi_guard._headers import get_header
+from asgi_guard._headers import is_preflight
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path
 from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
@@ -124,12 +124,7 @@ class AuthenticationMiddleware:
         if self._paths is not None:
             found = self._paths.match(method, raw_route_path(scope))
             mode = found[0] if found is not None else None
-        if mode == _EXCLUDED or (
-            self.config.skip_preflight
-            and method == "OPTIONS"
-            and get_header(scope, b"access-control-request-method") is not None
-            and get_header(scope, b"origin") is not None  # a preflight always has one (as tenancy and RBAC check)
-        ):
+        if mode == _EXCLUDED or (self.config.skip_preflight and is_preflight(scope)):
             await self.app(scope, receive, send)
             return
         ctx = GuardContext.from_scope(scope)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from asgi_guard._headers import get_header
+from asgi_guard._headers import is_preflight
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import RouteTable, canonical_path, raw_route_path
 from asgi_guard.context import GuardContext
@@ -72,12 +72,7 @@ class RBACMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope.get("method", "GET")
-        if (
-            method == "OPTIONS"
-            and self._skip_preflight
-            and get_header(scope, b"access-control-request-method") is not None
-            and get_header(scope, b"origin") is not None
-        ):
+        if self._skip_preflight and is_preflight(scope):
             await self.app(scope, receive, send)
             return
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from asgi_guard._headers import get_header, get_unique
+from asgi_guard._headers import get_unique, is_preflight
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import RouteTable, route_path
 from asgi_guard.clock import SYSTEM_CLOCK
@@ -71,12 +71,7 @@ class TenancyMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope.get("method", "GET")
-        if (
-            method == "OPTIONS"
-            and self._skip_preflight
-            and get_header(scope, b"access-control-request-method") is not None
-            and get_header(scope, b"origin") is not None
-        ):
+        if self._skip_preflight and is_preflight(scope):
             await self.app(scope, receive, send)
             return
         found = self._table.match(method, route_path(scope))
