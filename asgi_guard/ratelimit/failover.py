@@ -5,12 +5,16 @@ the breaker opens and requests stop waiting on the backend at all; after ``reset
 one request probes it (half-open): success closes the breaker, failure opens it again. Each
 limit's fail mode then decides: ``closed`` refuses (503), ``open`` allows (and says so in an
 event), ``local`` checks the limit in an in-process :class:`MemoryRateLimitBackend`.
+
+The budget is for the check, not for connecting: a backend that is not ready (cold start, or
+after a failure) is first warmed up under its own ``connect_timeout``, so a healthy Redis is not
+reported unavailable because its client was still learning the cluster's slot map.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 
@@ -27,6 +31,16 @@ class RateLimitBackend(Protocol):
     """What the middleware needs of a backend."""
 
     async def check(self, checks: Sequence[Check]) -> Outcome: ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """A backend with connection setup to do before checks (``RedisRateLimitBackend``)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def warm(self) -> None: ...
 
 
 class Breaker:
@@ -98,7 +112,7 @@ class Attempt(NamedTuple):
 class Failover:
     """Calls the backend within the budget through the breaker."""
 
-    __slots__ = ("backend", "breaker", "budget", "local", "remote")
+    __slots__ = ("_warmable", "backend", "breaker", "budget", "local", "remote")
 
     def __init__(
         self, backend: RateLimitBackend, *, budget: float, threshold: int, reset_after: float, clock: Clock
@@ -108,6 +122,7 @@ class Failover:
         self.budget = budget
         self.breaker = Breaker(clock, threshold, reset_after)
         self.local = MemoryRateLimitBackend(clock=clock)
+        self._warmable = backend if isinstance(backend, Warmable) else None
 
     async def check(self, checks: Sequence[Check]) -> Attempt:
         if not self.remote:
@@ -117,6 +132,8 @@ class Failover:
             return Attempt(None, "circuit_open", ())
         transitions: tuple[BreakerState, ...] = (moved,) if moved else ()
         try:
+            if self._warmable is not None and not self._warmable.ready:
+                await self._warmable.warm()  # bounded by the backend's connect_timeout, not the budget
             async with asyncio.timeout(self.budget):
                 outcome = await self.backend.check(checks)
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
@@ -127,4 +144,4 @@ class Failover:
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
 
 
-__all__ = ("Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend")
+__all__ = ("Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend", "Warmable")
