@@ -6,9 +6,11 @@ one request probes it (half-open): success closes the breaker, failure opens it 
 limit's fail mode then decides: ``closed`` refuses (503), ``open`` allows (and says so in an
 event), ``local`` checks the limit in an in-process :class:`MemoryRateLimitBackend`.
 
-The budget is for the check, not for connecting: a backend that is not ready (cold start, or
-after a failure) is first warmed up under its own ``connect_timeout``, so a healthy Redis is not
-reported unavailable because its client was still learning the cluster's slot map.
+The budget is for the check, not for the first connection: a backend that never connected is
+first warmed up under its own ``connect_timeout`` (a cold cluster client reads the slot map and the
+command table before its first command), so a healthy Redis is not reported unavailable at startup.
+Reconnecting after a failure counts against the budget: during an outage no request waits longer
+than before, and the reconnection, which goes on in the background, serves the next probe.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class Warmable(Protocol):
 
     @property
     def ready(self) -> bool: ...
+
+    @property
+    def connected(self) -> bool: ...
 
     async def warm(self) -> None: ...
 
@@ -131,10 +136,13 @@ class Failover:
         if not admitted:
             return Attempt(None, "circuit_open", ())
         transitions: tuple[BreakerState, ...] = (moved,) if moved else ()
+        warmable = self._warmable
         try:
-            if self._warmable is not None and not self._warmable.ready:
-                await self._warmable.warm()  # bounded by the backend's connect_timeout, not the budget
+            if warmable is not None and not warmable.connected:
+                await warmable.warm()  # the first connection: bounded by the backend's connect_timeout
             async with asyncio.timeout(self.budget):
+                if warmable is not None and not warmable.ready:
+                    await warmable.warm()
                 outcome = await self.backend.check(checks)
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
             failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__

@@ -44,8 +44,9 @@ async def roundtrip(connection: AbstractConnection, payload: bytes, count: int) 
 
 async def _hung_up(connection: AbstractConnection) -> bool:
     """A pooled connection with unread data or at EOF (its server restarted): not safe to reuse."""
+    probe = getattr(connection, "can_read", None) or connection.can_read_destructive  # renamed in redis-py 8
     try:
-        return bool(await connection.can_read_destructive())
+        return bool(await probe())
     except (ConnectionError, OSError):
         return True
 

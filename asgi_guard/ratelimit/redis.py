@@ -6,9 +6,9 @@ grouped by hash slot, one script per slot, each node's share on one of its conne
 at once (:mod:`asgi_guard.ratelimit.nodes`); when a slot refuses after another consumed, the consumed
 slots are refunded. ``NOSCRIPT`` (restart, failover, new node) replays the affected calls as ``EVAL``.
 
-Connection setup is kept out of the requests' time budget: until the backend is :attr:`ready`
-(at startup, and again after any failure) the middleware first awaits :meth:`warm`, bounded by
-``connect_timeout``, which connects, (re)reads the cluster's slot map and loads the script.
+Until the backend is :attr:`ready` (at startup, and again after any failure) the middleware first
+awaits :meth:`warm`, which connects, (re)reads the cluster's slot map and loads the script: the
+first time outside the request's time budget (bounded by ``connect_timeout``), later within it.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class RedisRateLimitBackend:
         deny_cache_size: buckets remembered as empty (0 disables the local deny cache).
         clock: monotonic clock of the deny cache.
         command_timeout: seconds before a pipeline is abandoned (its requests see a failure).
-        connect_timeout: seconds a request may wait for :meth:`warm` (connection setup), apart from
-            the middleware's budget.
+        connect_timeout: seconds a request may wait for :meth:`warm` (connection setup) before the
+            backend first connected, apart from the middleware's budget.
     """
 
     __slots__ = (
@@ -105,6 +105,11 @@ class RedisRateLimitBackend:
     def ready(self) -> bool:
         """Connected and no failure seen since (otherwise the middleware awaits :meth:`warm` first)."""
         return self._ready
+
+    @property
+    def connected(self) -> bool:
+        """:meth:`warm` succeeded at least once."""
+        return self._connected
 
     async def warm(self) -> None:
         """Connect, (re)read the cluster's slot map and load the script on every master.
@@ -235,6 +240,7 @@ class RedisRateLimitBackend:
 
     async def _pipeline(self, calls: list[ScriptCall], mode: str, *, inline: bool = False) -> list[Any]:
         if isinstance(self._client, RedisCluster):
+            await self._client.initialize()  # a no-op once initialised (and until redis-py itself resets it)
             return await cluster_pipeline(self._client, calls, mode, inline=inline)
         # Standalone: one write of pre-encoded RESP on one connection, then one read per command.
         payload = b"".join(call.packed(mode, inline=inline) for call in calls)
