@@ -7,7 +7,7 @@ at once (:mod:`asgi_guard.ratelimit.nodes`); when a slot refuses after another c
 slots are refunded. ``NOSCRIPT`` (restart, failover, new node) replays the affected calls as ``EVAL``.
 
 Until the backend is :attr:`ready` (at startup, and again after any failure) the middleware first
-awaits :meth:`warm`, which connects, (re)reads the cluster's slot map and loads the script: the
+awaits :meth:`warm`, which connects and (re)reads the cluster's slot map or loads the script: the
 first time outside the request's time budget (bounded by ``connect_timeout``), later within it.
 """
 
@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.ratelimit.denycache import DenyCache
 from asgi_guard.ratelimit.gcra import Outcome, State
-from asgi_guard.ratelimit.nodes import cluster_pipeline, node_roundtrip, standalone_roundtrip
+from asgi_guard.ratelimit.nodes import cluster_pipeline, standalone_roundtrip
 from asgi_guard.ratelimit.script import SCRIPT_LOAD, ScriptCall, parse_reply
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class RedisRateLimitBackend:
         return self._connected
 
     async def warm(self) -> None:
-        """Connect, (re)read the cluster's slot map and load the script on every master.
+        """Connect: read the cluster's slot map again (Cluster), or load the script (standalone).
 
         One run serves every caller (a caller waits at most ``connect_timeout``; the run goes on for
         the others, bounded by ``command_timeout``). Await it at application startup to connect
@@ -131,11 +131,8 @@ class RedisRateLimitBackend:
                 await self._client.initialize()
                 if self._connected:  # after a failure: a node may have moved, failed over or restarted
                     await self._client.nodes_manager.initialize()
-                # A master that is down fails only the calls for its slots, not the others': best effort.
-                primaries = self._client.get_primaries()
-                await asyncio.gather(
-                    *(node_roundtrip(node, SCRIPT_LOAD, 1) for node in primaries), return_exceptions=True
-                )
+                # No script loading on every master here: one that is down or stalled must not hold up
+                # the others' slots. Each master gets the script from its first NOSCRIPT (one EVAL).
             else:
                 (reply,) = await standalone_roundtrip(self._client, SCRIPT_LOAD, 1)
                 if isinstance(reply, Exception):

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.crc import key_slot
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from asgi_guard.context import GuardContext
 from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware, RedisRateLimitBackend
@@ -159,3 +160,27 @@ async def test_master_restart_under_load_recovers_twice(
     await call(app, scope)
     decision = GuardContext.from_scope(scope).rate_limit
     assert decision.source == "redis"
+
+
+async def test_stalled_master_holds_up_only_its_own_slots(fault_cluster: RedisCluster) -> None:
+    """With one master paused (SIGSTOP), keys on the other masters are still checked, before and after a reconnect."""
+    client = AsyncRedisCluster.from_url(fault_cluster.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    backend = RedisRateLimitBackend(client, command_timeout=1.0)
+    stalled = fault_cluster.master_of(IP_KEY)
+    other = next(f"rl:{{s{n}}}:x" for n in range(100) if fault_cluster.master_of(f"{{s{n}}}").port != stalled.port)
+    await backend.warm()
+    stuck, fine = Check(IP_KEY, MINUTE, 10, 1), Check(other, MINUTE, 10, 1)
+    assert (await backend.check([stuck, fine])).allowed
+    stalled.pause()
+    try:
+        with pytest.raises(RedisTimeoutError):  # the client's socket_timeout, before command_timeout
+            await backend.check([stuck])
+        assert not backend.ready
+        for _ in range(3):  # the reconnect reads the slot map from whichever master answers
+            await backend.warm()
+            assert (await backend.check([fine])).allowed
+    finally:
+        stalled.resume()
+    assert (await backend.check([stuck])).allowed
+    await backend.aclose()
+    await client.aclose()
