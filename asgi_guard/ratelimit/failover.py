@@ -9,8 +9,6 @@ event), ``local`` checks the limit in an in-process :class:`MemoryRateLimitBacke
 The budget is for the check, not for the first connection: a backend that never connected is
 first warmed up under its own ``connect_timeout`` (a cold cluster client reads the slot map and the
 command table before its first command), so a healthy Redis is not reported unavailable at startup.
-Reconnecting after a failure counts against the budget: during an outage no request waits longer
-than before, and the reconnection, which goes on in the background, serves the next probe.
 
 The budget measures the backend, not our own event loop: when it runs out, expiry waits a few
 more loop passes, so a reply that arrived in time but sits behind other requests' work (a saturated
@@ -46,9 +44,6 @@ class RateLimitBackend(Protocol):
 @runtime_checkable
 class Warmable(Protocol):
     """A backend with connection setup to do before checks (``RedisRateLimitBackend``)."""
-
-    @property
-    def ready(self) -> bool: ...
 
     @property
     def connected(self) -> bool: ...
@@ -148,18 +143,13 @@ class Failover:
         try:
             if warmable is not None and not warmable.connected:
                 await warmable.warm()  # the first connection: bounded by the backend's connect_timeout
-            outcome = await within(self.budget, self._call(checks))
+            outcome = await within(self.budget, self.backend.check(checks))
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
             failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             moved = self.breaker.failed()
             return Attempt(None, failure, (*transitions, moved) if moved else transitions)
         moved = self.breaker.succeeded()
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
-
-    async def _call(self, checks: Sequence[Check]) -> Outcome:
-        if self._warmable is not None and not self._warmable.ready:
-            await self._warmable.warm()  # reconnecting after a failure: within the budget
-        return await self.backend.check(checks)
 
 
 async def within(budget: float, call: Awaitable[T]) -> T:

@@ -6,9 +6,11 @@ grouped by hash slot, one script per slot, each node's share on one of its conne
 at once (:mod:`asgi_guard.ratelimit.nodes`); when a slot refuses after another consumed, the consumed
 slots are refunded. ``NOSCRIPT`` (restart, failover, new node) replays the affected calls as ``EVAL``.
 
-Until the backend is :attr:`ready` (at startup, and again after any failure) the middleware first
-awaits :meth:`warm`, which connects and (re)reads the cluster's slot map or loads the script: the
-first time outside the request's time budget (bounded by ``connect_timeout``), later within it.
+Before the first check the middleware awaits :meth:`warm` outside the request's time budget
+(bounded by ``connect_timeout``): a cold cluster client reads the slot map and the command table.
+After a failure on a Cluster the slot map is read again in the background; requests never wait for
+it (a dead socket is replaced when it is next taken from the pool, a moved slot answers ``MOVED``,
+which is followed), so one failure cannot turn into a failure for every request waiting on it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ class RedisRateLimitBackend:
         "_offset",
         "_owns_client",
         "_pending",
-        "_ready",
         "_tasks",
         "_warming",
         "command_timeout",
@@ -88,7 +89,6 @@ class RedisRateLimitBackend:
         self.command_timeout = command_timeout
         self.connect_timeout = connect_timeout
         self._owns_client = False
-        self._ready = False
         self._connected = False
         self._warming: asyncio.Task[None] | None = None
 
@@ -102,11 +102,6 @@ class RedisRateLimitBackend:
         return backend
 
     @property
-    def ready(self) -> bool:
-        """Connected and no failure seen since (otherwise the middleware awaits :meth:`warm` first)."""
-        return self._ready
-
-    @property
     def connected(self) -> bool:
         """:meth:`warm` succeeded at least once."""
         return self._connected
@@ -116,14 +111,17 @@ class RedisRateLimitBackend:
 
         One run serves every caller (a caller waits at most ``connect_timeout``; the run goes on for
         the others, bounded by ``command_timeout``). Await it at application startup to connect
-        before the first request; the middleware awaits it whenever the backend is not ready.
+        before the first request; the middleware awaits it until the backend :attr:`connected`.
         """
+        async with asyncio.timeout(self.connect_timeout):
+            await asyncio.shield(self._reconnect())
+
+    def _reconnect(self) -> asyncio.Task[None]:
         task = self._warming
         if task is None or task.done():
             task = self._warming = asyncio.get_running_loop().create_task(self._connect())
             task.add_done_callback(_retrieve)
-        async with asyncio.timeout(self.connect_timeout):
-            await asyncio.shield(task)
+        return task
 
     async def _connect(self) -> None:
         async with asyncio.timeout(self.command_timeout):
@@ -137,7 +135,7 @@ class RedisRateLimitBackend:
                 (reply,) = await standalone_roundtrip(self._client, SCRIPT_LOAD, 1)
                 if isinstance(reply, Exception):
                     raise reply
-        self._connected = self._ready = True
+        self._connected = True
 
     async def check(self, checks: Sequence[Check]) -> Outcome:
         """Check and consume every limit of one request, all or nothing, in one round trip."""
@@ -154,6 +152,11 @@ class RedisRateLimitBackend:
         self._offset = outcome.now_us - sent_at
         self._deny.remember(checks, outcome, sent_at)
         return outcome
+
+    def _failed(self) -> None:
+        """A node failed, moved or restarted: read the slot map again, in the background (Cluster)."""
+        if self._cluster and self._connected:
+            self._reconnect()
 
     def _split(self, checks: Sequence[Check]) -> tuple[ScriptCall, ...]:
         if not self._cluster:
@@ -175,7 +178,7 @@ class RedisRateLimitBackend:
             async with asyncio.timeout(self.command_timeout):
                 replies = await self._execute(calls, "c")
         except Exception as exc:  # Redis down, stalled past the timeout, or replying with an error
-            self._ready = False
+            self._failed()
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(exc)
@@ -185,7 +188,7 @@ class RedisRateLimitBackend:
                 request.future.cancel()
             raise
         if any(isinstance(reply, Exception) for reply in replies):
-            self._ready = False  # a node failed, moved or restarted: reconnect before the next request
+            self._failed()
         refunds: list[ScriptCall] = []
         position = 0
         for request in batch:
