@@ -66,10 +66,13 @@ async def node_roundtrip(node: ClusterNode, payload: bytes, count: int) -> list[
 
 
 async def standalone_roundtrip(client: Redis, payload: bytes, count: int) -> list[Any]:
-    """:func:`roundtrip` on a connection of a standalone client's pool (which checks it for EOF)."""
+    """:func:`roundtrip` on a connection of a standalone client's pool (reconnected first if it went
+    stale: redis-py 8's pool hands out a connection at EOF when maintenance notifications are on)."""
     pool = client.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
+        if await _hung_up(connection):
+            await connection.disconnect()
         return await roundtrip(connection, payload, count)
     except BaseException:
         await connection.disconnect()

@@ -240,3 +240,22 @@ class TestBudget:
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.01):
                 await reply
+
+
+@pytest.mark.redis
+async def test_restarted_standalone_stale_sockets_are_not_used(fault_redis: RedisServer) -> None:
+    """After a restart every pooled connection at EOF is replaced before use: each next check succeeds."""
+    client = aioredis.Redis.from_url(fault_redis.url, socket_timeout=STALL, socket_connect_timeout=STALL)
+    backend = RedisRateLimitBackend(client)
+    await backend.warm()
+    check = [Check("rl:{stale}:x", 60_000_000, 1000, 1)]
+    in_flight = []
+    for _ in range(12):  # batches in successive ticks overlap, so several connections get pooled
+        in_flight.append(asyncio.ensure_future(backend.check(check)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*in_flight)
+    fault_redis.restart()
+    for _ in range(12):
+        assert (await backend.check(check)).allowed
+    await backend.aclose()
+    await client.aclose()
