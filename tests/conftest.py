@@ -45,6 +45,14 @@ def redis_cluster() -> Iterator[RedisCluster]:
 
 
 @pytest.fixture
+def fault_cluster() -> Iterator[RedisCluster]:
+    """A 3-master Redis Cluster of the test's own, for killing and restarting its nodes."""
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     """A client of the shared standalone server, flushed before the test."""
     subprocess.run([REDIS_CLI, "-p", str(redis_server.port), "flushall"], capture_output=True, timeout=5, check=True)

@@ -7,7 +7,6 @@ a Redis test never skips.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -130,10 +129,9 @@ class RedisServer:
         self.paused = False
 
     def restart(self) -> RedisServer:
-        """Kill and start again on the same port: data and the script cache are gone."""
+        """Kill and start again on the same port: data and the script cache are gone. A cluster node
+        keeps its ``nodes.conf`` (its identity and slots), as a real restart does, and rejoins."""
         self.kill()
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / "nodes.conf").unlink()
         return self.start()
 
     def stop(self) -> None:
@@ -173,13 +171,37 @@ class RedisCluster:
             raise RuntimeError(
                 f"redis-cli --cluster create failed: {result.stdout[-1000:]!r} {result.stderr[-1000:]!r}"
             )
+        try:
+            self.wait_ok(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Block until every node reports ``cluster_state:ok`` (a restarted master holds back ~2 s)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(self._state_ok(node.port) for node in self.nodes):
-                return self
+                return
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+
+    def master_of(self, key: str) -> RedisServer:
+        """The node whose slots hold ``key`` (by the cluster's own ``CLUSTER KEYSLOT`` and ``CLUSTER NODES``)."""
+        port = str(self.nodes[0].port)
+        slot = int(
+            subprocess.run([REDIS_CLI, "-p", port, "cluster", "keyslot", key], capture_output=True, timeout=5).stdout
+        )
+        table = subprocess.run([REDIS_CLI, "-p", port, "cluster", "nodes"], capture_output=True, timeout=5, text=True)
+        for line in table.stdout.splitlines():
+            fields = line.split()
+            owner = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            for span in fields[8:]:
+                low, _, high = span.partition("-")
+                if not low.startswith("[") and int(low) <= slot <= int(high or low):
+                    return next(node for node in self.nodes if node.port == owner)
+        raise RuntimeError(f"no node holds slot {slot}")
 
     @staticmethod
     def _state_ok(port: int) -> bool:

@@ -5,28 +5,50 @@ the breaker opens and requests stop waiting on the backend at all; after ``reset
 one request probes it (half-open): success closes the breaker, failure opens it again. Each
 limit's fail mode then decides: ``closed`` refuses (503), ``open`` allows (and says so in an
 event), ``local`` checks the limit in an in-process :class:`MemoryRateLimitBackend`.
+
+The budget is for the check, not for the first connection: a backend that never connected is
+first warmed up under its own ``connect_timeout`` (a cold cluster client reads the slot map and the
+command table before its first command), so a healthy Redis is not reported unavailable at startup.
+
+The budget measures the backend, not our own event loop: when it runs out, expiry waits a few
+more loop passes, so a reply that arrived in time but sits behind other requests' work (a saturated
+CPU) is still used instead of refusing the request while Redis was healthy.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Sequence
 
     from asgi_guard.clock import Clock
     from asgi_guard.ratelimit.gcra import Check, Outcome
 
 BreakerState = Literal["closed", "open", "half_open"]
+T = TypeVar("T")
+
+GRACE_PASSES: Final = 4
+"""Loop passes from a reply in the socket buffer to its request: reader callback, pipeline task, request task."""
 
 
 class RateLimitBackend(Protocol):
     """What the middleware needs of a backend."""
 
     async def check(self, checks: Sequence[Check]) -> Outcome: ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """A backend with connection setup to do before checks (``RedisRateLimitBackend``)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def warm(self) -> None: ...
 
 
 class Breaker:
@@ -98,7 +120,7 @@ class Attempt(NamedTuple):
 class Failover:
     """Calls the backend within the budget through the breaker."""
 
-    __slots__ = ("backend", "breaker", "budget", "local", "remote")
+    __slots__ = ("_warmable", "backend", "breaker", "budget", "local", "remote")
 
     def __init__(
         self, backend: RateLimitBackend, *, budget: float, threshold: int, reset_after: float, clock: Clock
@@ -108,6 +130,7 @@ class Failover:
         self.budget = budget
         self.breaker = Breaker(clock, threshold, reset_after)
         self.local = MemoryRateLimitBackend(clock=clock)
+        self._warmable = backend if isinstance(backend, Warmable) else None
 
     async def check(self, checks: Sequence[Check]) -> Attempt:
         if not self.remote:
@@ -116,9 +139,11 @@ class Failover:
         if not admitted:
             return Attempt(None, "circuit_open", ())
         transitions: tuple[BreakerState, ...] = (moved,) if moved else ()
+        warmable = self._warmable
         try:
-            async with asyncio.timeout(self.budget):
-                outcome = await self.backend.check(checks)
+            if warmable is not None and not warmable.connected:
+                await warmable.warm()  # the first connection: bounded by the backend's connect_timeout
+            outcome = await within(self.budget, self.backend.check(checks))
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
             failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             moved = self.breaker.failed()
@@ -127,4 +152,27 @@ class Failover:
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
 
 
-__all__ = ("Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend")
+async def within(budget: float, call: Awaitable[T]) -> T:
+    """``call`` under ``asyncio.timeout(budget)``, except that expiry first lets :data:`GRACE_PASSES`
+    loop passes run (what the loop already holds for this request is used, nothing new is awaited)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as timer:
+        pending = [True]
+
+        def expire(passes: int) -> None:
+            if not pending[0]:
+                return
+            if passes:
+                loop.call_soon(expire, passes - 1)
+            else:
+                timer.reschedule(loop.time())
+
+        handle = loop.call_later(budget, expire, GRACE_PASSES)
+        try:
+            return await call
+        finally:
+            pending[0] = False
+            handle.cancel()
+
+
+__all__ = ("GRACE_PASSES", "Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend", "Warmable", "within")

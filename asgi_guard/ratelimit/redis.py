@@ -2,9 +2,15 @@
 
 Checks arriving in the same event-loop tick are coalesced into one pipeline (one write, one read),
 so client CPU per check falls as concurrency rises. On Redis Cluster the keys of a request are
-grouped by hash slot, one script per slot, all in the same pipeline (redis-py sends each node its
-share concurrently); when a slot refuses after another consumed, the consumed slots are refunded.
-``NOSCRIPT`` (restart, failover, new node) reloads the script once and replays the affected calls.
+grouped by hash slot, one script per slot, each node's share on one of its connections, all nodes
+at once (:mod:`asgi_guard.ratelimit.nodes`); when a slot refuses after another consumed, the consumed
+slots are refunded. ``NOSCRIPT`` (restart, failover, new node) replays the affected calls as ``EVAL``.
+
+Before the first check the middleware awaits :meth:`warm` outside the request's time budget
+(bounded by ``connect_timeout``): a cold cluster client reads the slot map and the command table.
+After a failure on a Cluster the slot map is read again in the background; requests never wait for
+it (a dead socket is replaced when it is next taken from the pool, a moved slot answers ``MOVED``,
+which is followed), so one failure cannot turn into a failure for every request waiting on it.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.ratelimit.denycache import DenyCache
 from asgi_guard.ratelimit.gcra import Outcome, State
-from asgi_guard.ratelimit.script import SCRIPT, ScriptCall, parse_reply
+from asgi_guard.ratelimit.nodes import cluster_pipeline, standalone_roundtrip
+from asgi_guard.ratelimit.script import SCRIPT_LOAD, ScriptCall, parse_reply
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,9 +53,23 @@ class RedisRateLimitBackend:
         deny_cache_size: buckets remembered as empty (0 disables the local deny cache).
         clock: monotonic clock of the deny cache.
         command_timeout: seconds before a pipeline is abandoned (its requests see a failure).
+        connect_timeout: seconds a request may wait for :meth:`warm` (connection setup) before the
+            backend first connected, apart from the middleware's budget.
     """
 
-    __slots__ = ("_client", "_cluster", "_deny", "_offset", "_owns_client", "_pending", "_tasks", "command_timeout")
+    __slots__ = (
+        "_client",
+        "_cluster",
+        "_connected",
+        "_deny",
+        "_offset",
+        "_owns_client",
+        "_pending",
+        "_tasks",
+        "_warming",
+        "command_timeout",
+        "connect_timeout",
+    )
 
     def __init__(
         self,
@@ -57,6 +78,7 @@ class RedisRateLimitBackend:
         deny_cache_size: int = 10_000,
         clock: Clock = SYSTEM_CLOCK,
         command_timeout: float = 2.0,
+        connect_timeout: float = 1.0,
     ) -> None:
         self._client = client
         self._cluster = isinstance(client, RedisCluster)
@@ -65,7 +87,10 @@ class RedisRateLimitBackend:
         self._pending: list[_Request] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.command_timeout = command_timeout
+        self.connect_timeout = connect_timeout
         self._owns_client = False
+        self._connected = False
+        self._warming: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisRateLimitBackend:
@@ -75,6 +100,42 @@ class RedisRateLimitBackend:
         backend = cls(Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), **options)
         backend._owns_client = True
         return backend
+
+    @property
+    def connected(self) -> bool:
+        """:meth:`warm` succeeded at least once."""
+        return self._connected
+
+    async def warm(self) -> None:
+        """Connect: read the cluster's slot map again (Cluster), or load the script (standalone).
+
+        One run serves every caller (a caller waits at most ``connect_timeout``; the run goes on for
+        the others, bounded by ``command_timeout``). Await it at application startup to connect
+        before the first request; the middleware awaits it until the backend :attr:`connected`.
+        """
+        async with asyncio.timeout(self.connect_timeout):
+            await asyncio.shield(self._reconnect())
+
+    def _reconnect(self) -> asyncio.Task[None]:
+        task = self._warming
+        if task is None or task.done():
+            task = self._warming = asyncio.get_running_loop().create_task(self._connect())
+            task.add_done_callback(_retrieve)
+        return task
+
+    async def _connect(self) -> None:
+        async with asyncio.timeout(self.command_timeout):
+            if isinstance(self._client, RedisCluster):
+                await self._client.initialize()
+                if self._connected:  # after a failure: a node may have moved, failed over or restarted
+                    await self._client.nodes_manager.initialize()
+                # No script loading on every master here: one that is down or stalled must not hold up
+                # the others' slots. Each master gets the script from its first NOSCRIPT (one EVAL).
+            else:
+                (reply,) = await standalone_roundtrip(self._client, SCRIPT_LOAD, 1)
+                if isinstance(reply, Exception):
+                    raise reply
+        self._connected = True
 
     async def check(self, checks: Sequence[Check]) -> Outcome:
         """Check and consume every limit of one request, all or nothing, in one round trip."""
@@ -91,6 +152,11 @@ class RedisRateLimitBackend:
         self._offset = outcome.now_us - sent_at
         self._deny.remember(checks, outcome, sent_at)
         return outcome
+
+    def _failed(self) -> None:
+        """A node failed, moved or restarted: read the slot map again, in the background (Cluster)."""
+        if self._cluster and self._connected:
+            self._reconnect()
 
     def _split(self, checks: Sequence[Check]) -> tuple[ScriptCall, ...]:
         if not self._cluster:
@@ -112,6 +178,7 @@ class RedisRateLimitBackend:
             async with asyncio.timeout(self.command_timeout):
                 replies = await self._execute(calls, "c")
         except Exception as exc:  # Redis down, stalled past the timeout, or replying with an error
+            self._failed()
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(exc)
@@ -120,6 +187,8 @@ class RedisRateLimitBackend:
             for request in batch:
                 request.future.cancel()
             raise
+        if any(isinstance(reply, Exception) for reply in replies):
+            self._failed()
         refunds: list[ScriptCall] = []
         position = 0
         for request in batch:
@@ -160,46 +229,37 @@ class RedisRateLimitBackend:
             request.future.set_result(Outcome(allowed, now, tuple(states)))
 
     async def _execute(self, calls: list[ScriptCall], mode: str) -> list[Any]:
-        """Run ``calls`` in one pipeline; reload the script once on ``NOSCRIPT`` and replay."""
+        """Run ``calls`` in one pipeline; replay those answered ``NOSCRIPT`` once, as ``EVAL``."""
         results = await self._pipeline(calls, mode)
         missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
         if missing:
-            await self._client.script_load(SCRIPT)
-            again = await self._pipeline([calls[index] for index in missing], mode)
+            again = await self._pipeline([calls[index] for index in missing], mode, inline=True)
             for index, result in zip(missing, again, strict=True):
                 results[index] = result
         return results
 
-    async def _pipeline(self, calls: list[ScriptCall], mode: str) -> list[Any]:
-        if self._cluster:
-            pipe = self._client.pipeline()
-            for call in calls:
-                pipe.execute_command(*call.command(mode))
-            return list(await pipe.execute(raise_on_error=False))
+    async def _pipeline(self, calls: list[ScriptCall], mode: str, *, inline: bool = False) -> list[Any]:
+        if isinstance(self._client, RedisCluster):
+            await self._client.initialize()  # a no-op once initialised (and until redis-py itself resets it)
+            return await cluster_pipeline(self._client, calls, mode, inline=inline)
         # Standalone: one write of pre-encoded RESP on one connection, then one read per command.
-        pool = self._client.connection_pool  # type: ignore[union-attr]
-        connection = await pool.get_connection()
-        try:
-            await connection.send_packed_command(b"".join(call.packed(mode) for call in calls), check_health=False)
-            results: list[Any] = []
-            for _ in calls:
-                try:
-                    results.append(await connection.read_response())
-                except ResponseError as exc:  # an error reply: the connection is still in sync
-                    results.append(exc)
-            return results
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            await pool.release(connection)
+        payload = b"".join(call.packed(mode, inline=inline) for call in calls)
+        return await standalone_roundtrip(self._client, payload, len(calls))
 
     async def aclose(self) -> None:
         """Wait for pipelines in flight (refunds included); close the client if :meth:`from_url` made it."""
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._owns_client:
             await self._client.aclose()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """A warm-up whose waiters all gave up still has its exception looked at (no asyncio warning)."""
+    if not task.cancelled():
+        task.exception()
 
 
 __all__ = ("RedisRateLimitBackend",)

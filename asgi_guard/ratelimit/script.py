@@ -1,7 +1,9 @@
 """``bucket.lua``, loaded from the package with :mod:`importlib.resources`, and its calls.
 
 Commands are written as RESP bytes directly (the parameters of a limit are encoded once and
-memoised), which is most of what makes a coalesced pipeline cheap per check on the client.
+memoised), which is most of what makes a coalesced pipeline cheap per check on the client. A call
+answered ``NOSCRIPT`` (restarted node, failover) is replayed as ``EVAL`` of the script itself: one
+round trip to the node that owns the keys, which caches the script there for the next ``EVALSHA``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def _bulk(value: bytes) -> bytes:
 
 
 _EVALSHA: Final = _bulk(b"EVALSHA") + _bulk(SCRIPT_SHA.encode())
+_EVAL: Final = _bulk(b"EVAL") + _bulk(SCRIPT.encode())
+SCRIPT_LOAD: Final = b"*3\r\n" + _bulk(b"SCRIPT") + _bulk(b"LOAD") + _bulk(SCRIPT.encode())
 _MODES: Final = {mode: _bulk(mode.encode()) for mode in ("c", "r")}
 _params: dict[tuple[int, int, int, bool], bytes] = {}  # a handful of distinct limits in practice
 
@@ -51,10 +55,11 @@ class ScriptCall(NamedTuple):
             args += (check.interval_us, check.burst, check.cost, 1 if check.enforce else 0)
         return ("EVALSHA", SCRIPT_SHA, len(self.checks), *(check.key for check in self.checks), *args)
 
-    def packed(self, mode: str) -> bytes:
-        """The same command as RESP bytes, built without redis-py's per-argument encoding."""
+    def packed(self, mode: str, *, inline: bool = False) -> bytes:
+        """The same command as RESP bytes, built without redis-py's per-argument encoding
+        (``inline``: ``EVAL`` with the script's source, for a node that lost its script cache)."""
         size = len(self.checks)
-        parts = [b"*%d\r\n" % (4 + 5 * size), _EVALSHA, _bulk(b"%d" % size)]
+        parts = [b"*%d\r\n" % (4 + 5 * size), _EVAL if inline else _EVALSHA, _bulk(b"%d" % size)]
         parts += [_bulk(check.key.encode()) for check in self.checks]
         parts.append(_MODES[mode])
         parts += [_encoded_params(check) for check in self.checks]
@@ -69,4 +74,4 @@ def parse_reply(reply: Sequence[int], size: int) -> tuple[bool, int, list[State]
     return reply[0] == 1, int(reply[1]), states
 
 
-__all__ = ("SCRIPT", "SCRIPT_SHA", "ScriptCall", "parse_reply")
+__all__ = ("SCRIPT", "SCRIPT_LOAD", "SCRIPT_SHA", "ScriptCall", "parse_reply")

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from asgi_guard.context import GuardContext
 from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware, RedisRateLimitBackend
-from asgi_guard.ratelimit.failover import Breaker
+from asgi_guard.ratelimit.failover import Breaker, within
 from asgi_guard.ratelimit.gcra import Check
 from asgi_guard.testing import FakeClock, MessageRecorder, call, make_scope
 from tests.ratelimit.test_middleware import ok_app
@@ -201,5 +201,61 @@ async def test_mixed_fail_modes(fault_redis: RedisServer, stacks: list[Stack]) -
     assert (await call(only_open, scope)).status == 200
     decision = GuardContext.from_scope(scope).rate_limit
     assert (decision.source, decision.limits) == ("fail_open", ())
+    await backend.aclose()
+    await client.aclose()
+
+
+class TestBudget:
+    """The budget measures the backend, not a backlog in our own event loop."""
+
+    async def test_reply_queued_behind_a_busy_loop_is_used(self) -> None:
+        """A reply that was ready at the deadline but queued behind CPU-bound work is used, not refused."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[str] = loop.create_future()
+
+        def saturate() -> None:
+            time.sleep(0.03)  # other requests' CPU work, past the 10 ms deadline
+            loop.call_soon(reply.set_result, "allowed")  # the reply came in meanwhile
+
+        loop.call_later(0.005, saturate)
+        assert await within(0.01, reply) == "allowed"
+
+    async def test_no_reply_times_out(self) -> None:
+        """A backend that never answers still costs the request only the budget (and a few loop passes)."""
+        never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        with pytest.raises(TimeoutError):
+            await within(0.01, never)
+        assert never.cancelled()
+
+    async def test_plain_timeout_would_refuse(self) -> None:
+        """The same queued reply under a plain ``asyncio.timeout`` is lost: what ``within`` exists for."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[str] = loop.create_future()
+
+        def saturate() -> None:
+            time.sleep(0.03)
+            loop.call_soon(reply.set_result, "allowed")
+
+        loop.call_later(0.005, saturate)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await reply
+
+
+@pytest.mark.redis
+async def test_restarted_standalone_stale_sockets_are_not_used(fault_redis: RedisServer) -> None:
+    """After a restart every pooled connection at EOF is replaced before use: each next check succeeds."""
+    client = aioredis.Redis.from_url(fault_redis.url, socket_timeout=STALL, socket_connect_timeout=STALL)
+    backend = RedisRateLimitBackend(client)
+    await backend.warm()
+    check = [Check("rl:{stale}:x", 60_000_000, 1000, 1)]
+    in_flight = []
+    for _ in range(12):  # batches in successive ticks overlap, so several connections get pooled
+        in_flight.append(asyncio.ensure_future(backend.check(check)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*in_flight)
+    fault_redis.restart()
+    for _ in range(12):
+        assert (await backend.check(check)).allowed
     await backend.aclose()
     await client.aclose()
