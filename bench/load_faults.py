@@ -192,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
 
     lines += ["", "| check | ok | detail |", "|---|---|---|"]
     lines += [f"| {label} | {'yes' if ok else '**NO**'} | {detail} |" for label, ok, detail in verdict.checks]
-    machine = report.machine("python -m bench.load_faults")
-    text = "\n".join(["## Load and faults (`python -m bench.load_faults`)", "", *machine, "", *lines, ""])
+    command = "python -m bench.load_faults" + (" --cluster" if args.cluster else "")
+    machine = report.machine(command)
+    topology = "Redis Cluster" if args.cluster else "standalone Redis"
+    text = "\n".join([f"## Load and faults, {topology} (`{command}`)", "", *machine, "", *lines, ""])
     if args.no_write:
         print(text)
     else:
-        report.replace_section("load-faults", text)
+        report.replace_section("load-faults-cluster" if args.cluster else "load-faults", text)
         print(f"wrote {report.RESULTS}")
     print("PASS" if verdict.ok else "FAIL")
     return 0 if verdict.ok else 1
