@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "| check | ok | detail |", "|---|---|---|"]
     lines += [f"| {label} | {'yes' if ok else '**NO**'} | {detail} |" for label, ok, detail in verdict.checks]
     command = "python -m bench.load_faults" + (" --cluster" if args.cluster else "")
-    machine = report.machine(command)
+    machine = report.machine("python -m bench.load_faults")  # appends the arguments of this run itself
     topology = "Redis Cluster" if args.cluster else "standalone Redis"
     text = "\n".join([f"## Load and faults, {topology} (`{command}`)", "", *machine, "", *lines, ""])
     if args.no_write:
