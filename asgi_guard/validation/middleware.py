@@ -120,8 +120,10 @@ class ValidationMiddleware:
         except msgspec.ValidationError as exc:
             raise validation_error(str(exc), "$", self._limit) from exc
         except msgspec.DecodeError as exc:
+            if "UTF-8" in str(exc):  # msgspec >= 0.23 reports bad UTF-8 in strings as a DecodeError
+                raise malformed("invalid_utf8", "The body is not valid UTF-8.", self._limit) from exc
             raise malformed("invalid_json", f"The body is not valid JSON: {exc}", self._limit) from exc
-        except UnicodeDecodeError as exc:  # msgspec raises this, not DecodeError, for bad UTF-8 in strings
+        except UnicodeDecodeError as exc:  # msgspec < 0.23 raises this instead, for bad UTF-8 in strings
             raise malformed("invalid_utf8", "The body is not valid UTF-8.", self._limit) from exc
         except RecursionError as exc:  # belt and braces behind the depth check
             raise malformed("nesting_too_deep", "The JSON nests too deeply.", self._limit) from exc
