@@ -6,6 +6,8 @@ works alone (Starlette ``Middleware``, FastAPI ``add_middleware``, Litestar ``De
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgi_guard.auth import (
     APIKeyAuth,
     APIKeyRecord,
@@ -59,7 +61,6 @@ from asgi_guard.rbac import (
     RoutePolicy,
     permission_denied_handler,
     permission_dependency,
-    permission_guard,
     requires_permission,
 )
 from asgi_guard.tenancy import CachedResolver, TenancyConfig, TenancyMiddleware
@@ -90,6 +91,17 @@ from asgi_guard.webhooks import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Litestar is optional: its guard is imported only when asked for, so `import asgi_guard` works
+    # without Litestar installed (the `demo` extra does not bring it).
+    if name == "permission_guard":
+        from asgi_guard.rbac.litestar import permission_guard
+
+        return permission_guard
+    raise AttributeError(f"module 'asgi_guard' has no attribute {name!r}")
+
 
 __all__ = (
     "CONTEXT_KEY",
@@ -172,7 +184,6 @@ __all__ = (
     "hash_api_key",
     "permission_denied_handler",
     "permission_dependency",
-    "permission_guard",
     "requires_permission",
     "standard_limits",
     "tiers",

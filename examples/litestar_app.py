@@ -19,8 +19,8 @@ from asgi_guard import (
     RBACConfig,
     RBACMiddleware,
     get_principal,
-    permission_guard,
 )
+from asgi_guard.rbac import permission_guard
 
 
 @get("/profile", guards=[permission_guard("profile:view")])
