@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 BLOCK = """
 import sys
 class Block:
@@ -43,9 +45,5 @@ def test_unknown_top_level_attribute_is_an_attribute_error() -> None:
     """Any other missing name is a plain AttributeError."""
     import asgi_guard
 
-    try:
+    with pytest.raises(AttributeError, match="no_such_name"):
         asgi_guard.no_such_name  # noqa: B018 - the attribute access is the test
-    except AttributeError as exc:
-        assert "no_such_name" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
