@@ -88,7 +88,10 @@ class RateLimitMiddleware:
             self._one = (self._limits[0], self._memory)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A websocket handshake is a request too: it is limited like a GET (a refusal closes it with
+        # 1008 before accept). Limits that read a command from the body do not apply to it.
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         ctx = GuardContext.from_scope(scope)
@@ -109,7 +112,7 @@ class RateLimitMiddleware:
             )
             decision = Decision(allowed=allowed or not check.enforce, limits=(status,), source="memory")
         else:
-            if self._reads_body:
+            if self._reads_body and kind == "http":
                 try:
                     checks, used, receive = await self._checks(scope, receive, ctx, method, path)
                 except ClientDisconnected:
@@ -118,7 +121,7 @@ class RateLimitMiddleware:
                     await send_denial(scope, send, refused, fmt=self._fmt)
                     return
             else:
-                checks, used = self._checks_now(scope, ctx, method, path)
+                checks, used = self._checks_now(scope, ctx, method, path, skip_body=self._reads_body)
             if not checks:
                 await self.app(scope, receive, send)
                 return
@@ -180,12 +183,15 @@ class RateLimitMiddleware:
         return False
 
     def _checks_now(
-        self, scope: Scope, ctx: GuardContext, method: str, path: str
+        self, scope: Scope, ctx: GuardContext, method: str, path: str, *, skip_body: bool = False
     ) -> tuple[list[Check], list[CompiledLimit]]:
-        """The checks of the limits that apply to this request, when no limit reads the body."""
+        """The checks of the limits that apply to this request, when no limit reads the body (or, with
+        ``skip_body``, leaving out the limits that would: a websocket handshake has no body)."""
         checks: list[Check] = []
         used: list[CompiledLimit] = []
         for limit in self._limits:
+            if skip_body and limit.field_decoder is not None:
+                continue
             check = limit.request_check(scope, ctx, method, path)
             if check is not None:
                 checks.append(check)

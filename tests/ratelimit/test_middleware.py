@@ -151,17 +151,50 @@ class TestDecisions:
         event = GuardContext.from_scope(scope).events[-1]
         assert (event.type, event.result, event.extra["limit"]) == ("rate_limit_hit", "shadow", "trial")
 
-    async def test_passthrough_scopes(self) -> None:
-        """Lifespan and websocket scopes pass straight through, unlimited."""
+    async def test_lifespan_passes_through(self) -> None:
+        """Lifespan scopes pass straight through, unlimited."""
         seen: list[str] = []
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             seen.append(scope["type"])
 
         limited = middleware(Limit(name="ip", rate="1/minute"), app=app)
-        for kind in ("lifespan", "websocket", "websocket"):
-            await limited({"type": kind} if kind == "lifespan" else make_scope(type=kind), ok_receive, ok_send)
-        assert seen == ["lifespan", "websocket", "websocket"]
+        for _ in range(3):
+            await limited({"type": "lifespan"}, ok_receive, ok_send)
+        assert seen == ["lifespan"] * 3
+
+    async def test_websocket_handshakes_are_limited(self) -> None:
+        """A websocket handshake counts like a GET; past the limit it is closed with 1008 before accept."""
+        seen: list[str] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["type"])
+            await send({"type": "websocket.accept"})
+
+        limited = middleware(Limit(name="ip", rate="1/minute"), app=app)
+        first = await call(limited, make_scope(type="websocket"))
+        second = await call(limited, make_scope(type="websocket"))
+        assert seen == ["websocket"]
+        assert first.messages == [{"type": "websocket.accept"}]
+        assert second.messages[0]["type"] == "websocket.close"
+        assert second.messages[0]["code"] == 1008
+
+    async def test_websocket_skips_body_command_limits(self) -> None:
+        """Limits that read a command from the body do not apply to a handshake; the others still do."""
+        seen: list[str] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["type"])
+            await send({"type": "websocket.accept"})
+
+        limited = middleware(
+            Limit(name="command", rate="1/minute", key="ip", command=Command(body_field="command")),
+            Limit(name="ip", rate="2/minute"),
+            app=app,
+        )
+        outcomes = [await call(limited, make_scope(type="websocket")) for _ in range(3)]
+        assert seen == ["websocket", "websocket"]
+        assert outcomes[2].messages[0] == {"type": "websocket.close", "code": 1008, "reason": "rate_limit_exceeded"}
 
 
 async def ok_receive() -> dict[str, Any]:
