@@ -104,6 +104,32 @@ class Verifier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return [("provider", self.provider)]
 
 
+class HMACCheck:
+    """What every compiled shared-secret check holds, set up once.
+
+    ``tolerance`` is how far a timestamp may lie in the past or the future, so a signed message stays
+    acceptable (and is remembered for dedupe) over ``window = 2 * tolerance`` unless a scheme says
+    otherwise. ``id_header`` names the delivery id quoted in refusal events.
+    """
+
+    __slots__ = ("id_header", "keys", "provider", "tolerance", "window")
+
+    def __init__(
+        self,
+        config: Verifier,
+        keys: tuple[bytes, ...],
+        *,
+        tolerance: float = 0.0,
+        id_header: bytes | None = None,
+        window: float | None = None,
+    ) -> None:
+        self.provider = config.provider
+        self.keys = keys
+        self.id_header = id_header
+        self.tolerance = float(tolerance)
+        self.window = 2 * self.tolerance if window is None else float(window)
+
+
 def check_secrets(secrets: Any, where: str) -> tuple[bytes, ...]:
     """Validate a list of secrets (several at once for rotation) and encode them as HMAC keys."""
     if isinstance(secrets, (str, bytes)) or not isinstance(secrets, (list, tuple)):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     Verified,
     Verifier,
     check_fresh,
@@ -62,14 +63,11 @@ class GenericHMAC(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         return _GenericCheck(self)
 
 
-class _GenericCheck:
-    __slots__ = ("id_header", "keys", "provider", "signature_header", "window")
+class _GenericCheck(HMACCheck):
+    __slots__ = ("signature_header",)
 
     def __init__(self, config: GenericHMAC) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = None
-        self.window = 0.0
-        self.keys = check_secrets(config.secrets, "GenericHMAC.secrets")
+        super().__init__(config, check_secrets(config.secrets, "GenericHMAC.secrets"), window=0.0)
         self.signature_header = config.signature_header.encode("ascii")
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
@@ -107,17 +105,14 @@ class TimestampedHMAC(Verifier, frozen=True, kw_only=True, forbid_unknown_fields
         return _TimestampedCheck(self)
 
 
-class _TimestampedCheck:
-    __slots__ = ("id_header", "keys", "provider", "signature_header", "timestamp_header", "tolerance", "window")
+class _TimestampedCheck(HMACCheck):
+    __slots__ = ("signature_header", "timestamp_header")
 
     def __init__(self, config: TimestampedHMAC) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = None
-        self.keys = check_secrets(config.secrets, "TimestampedHMAC.secrets")
+        keys = check_secrets(config.secrets, "TimestampedHMAC.secrets")
+        super().__init__(config, keys, tolerance=config.tolerance)
         self.signature_header = config.signature_header.encode("ascii")
         self.timestamp_header = config.timestamp_header.encode("ascii")
-        self.tolerance = float(config.tolerance)
-        self.window = 2 * self.tolerance  # a timestamp stays acceptable for the whole past+future span
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_signature = header(scope, self.signature_header)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     OnReplay,
     Verified,
     Verifier,
@@ -57,14 +58,12 @@ class GitHub(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return _GitHubCheck(self)
 
 
-class _GitHubCheck:
-    __slots__ = ("id_header", "keys", "provider", "window")
+class _GitHubCheck(HMACCheck):
+    __slots__ = ()
 
     def __init__(self, config: GitHub) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = DELIVERY
-        self.keys = check_secrets(config.secrets, "GitHub.secrets")
-        self.window = float(config.dedupe_window)
+        keys = check_secrets(config.secrets, "GitHub.secrets")
+        super().__init__(config, keys, id_header=DELIVERY, window=config.dedupe_window)
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_signature = header(scope, SIGNATURE)

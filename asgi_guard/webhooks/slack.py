@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     Verified,
     Verifier,
     check_fresh,
@@ -53,15 +54,11 @@ class Slack(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return _SlackCheck(self)
 
 
-class _SlackCheck:
-    __slots__ = ("id_header", "keys", "provider", "tolerance", "window")
+class _SlackCheck(HMACCheck):
+    __slots__ = ()
 
     def __init__(self, config: Slack) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = None
-        self.keys = check_secrets(config.secrets, "Slack.secrets")
-        self.tolerance = float(config.tolerance)
-        self.window = 2 * self.tolerance
+        super().__init__(config, check_secrets(config.secrets, "Slack.secrets"), tolerance=config.tolerance)
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_signature = header(scope, SIGNATURE)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     OnReplay,
     Verified,
     Verifier,
@@ -101,15 +102,11 @@ class StandardWebhooks(Verifier, frozen=True, kw_only=True, forbid_unknown_field
         return _StandardCheck(self)
 
 
-class _StandardCheck:
-    __slots__ = ("id_header", "keys", "provider", "tolerance", "window")
+class _StandardCheck(HMACCheck):
+    __slots__ = ()
 
     def __init__(self, config: StandardWebhooks) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = ID
-        self.keys = _keys(config.secrets)
-        self.tolerance = float(config.tolerance)
-        self.window = 2 * self.tolerance
+        super().__init__(config, _keys(config.secrets), tolerance=config.tolerance, id_header=ID)
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_signature = header(scope, SIGNATURE)

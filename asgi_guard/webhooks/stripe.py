@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     Verified,
     Verifier,
     check_fresh,
@@ -82,15 +83,11 @@ class Stripe(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return _StripeCheck(self)
 
 
-class _StripeCheck:
-    __slots__ = ("id_header", "keys", "provider", "tolerance", "window")
+class _StripeCheck(HMACCheck):
+    __slots__ = ()
 
     def __init__(self, config: Stripe) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = None
-        self.keys = check_secrets(config.secrets, "Stripe.secrets")
-        self.tolerance = float(config.tolerance)
-        self.window = 2 * self.tolerance
+        super().__init__(config, check_secrets(config.secrets, "Stripe.secrets"), tolerance=config.tolerance)
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_timestamp, signatures = parse_stripe_header(header(scope, SIGNATURE))

@@ -17,6 +17,7 @@ import msgspec
 
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
+    HMACCheck,
     OnReplay,
     Reply,
     Verified,
@@ -109,15 +110,12 @@ class TwitchEventSub(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=
         return _TwitchCheck(self)
 
 
-class _TwitchCheck:
-    __slots__ = ("acknowledge_revocation", "answer_challenge", "id_header", "keys", "provider", "tolerance", "window")
+class _TwitchCheck(HMACCheck):
+    __slots__ = ("acknowledge_revocation", "answer_challenge")
 
     def __init__(self, config: TwitchEventSub) -> None:
-        self.provider = config.provider
-        self.id_header: bytes | None = MESSAGE_ID
-        self.keys = check_secrets(config.secrets, "TwitchEventSub.secrets")
-        self.tolerance = float(config.tolerance)
-        self.window = 2 * self.tolerance
+        keys = check_secrets(config.secrets, "TwitchEventSub.secrets")
+        super().__init__(config, keys, tolerance=config.tolerance, id_header=MESSAGE_ID)
         self.answer_challenge = config.answer_challenge
         self.acknowledge_revocation = config.acknowledge_revocation
 
