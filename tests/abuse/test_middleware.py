@@ -81,7 +81,9 @@ async def test_an_attacker_cannot_lock_out_a_victim_from_another_address(backend
 
 async def test_a_credential_failing_from_many_addresses_is_refused(backend: Backend) -> None:
     """The credential key follows one presented credential across addresses (never the raw value)."""
-    app = stack(backend.backend, backend.clock, limits=failure_limits(per_ip="20/10minutes", per_credential="3/10minutes"))
+    app = stack(
+        backend.backend, backend.clock, limits=failure_limits(per_ip="20/10minutes", per_credential="3/10minutes")
+    )
     for index in range(3):
         assert (await hit(app, f"10.0.1.{index}", "stolen-but-revoked")).status == 401
     scope = make_scope(path="/x", headers={"authorization": "Bearer stolen-but-revoked"}, client=("10.0.9.9", 1))
@@ -208,7 +210,15 @@ async def test_websocket_handshakes_are_limited_and_lifespan_passes() -> None:
     """A refused handshake is closed 1008 before accept; lifespan reaches the app untouched."""
     clock = FakeClock(NOW)
     inner = App()
-    app = AbuseMiddleware(inner, AbuseConfig(backend=MemoryRateLimitBackend(clock=clock), clock=clock, limits=failure_limits(per_ip="1/minute"), patterns=QUIET))
+    app = AbuseMiddleware(
+        inner,
+        AbuseConfig(
+            backend=MemoryRateLimitBackend(clock=clock),
+            clock=clock,
+            limits=failure_limits(per_ip="1/minute"),
+            patterns=QUIET,
+        ),
+    )
     ws = make_scope(path="/ws", type="websocket", client=("10.0.0.1", 1))
     recorder = await call(app, ws)
     assert recorder.messages[0]["type"] == "websocket.accept"
