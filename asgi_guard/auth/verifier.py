@@ -3,7 +3,9 @@
 PyJWT checks the signature, the presence of the required claims (``sub``, ``exp``, ``iat``, ``jti``,
 ``type``), ``iss``/``aud`` when configured and the types of ``sub``/``jti``. The time claims are
 checked here against :class:`~asgi_guard.clock.Clock` (so tests and caches agree on "now"), strictly
-numeric: a string or boolean ``exp`` is refused, never coerced.
+numeric: a string or boolean ``exp`` is refused, never coerced, and so is a non-finite or absurd one
+(Python's JSON decoder reads ``NaN``, ``Infinity`` and ``1e400``; ``NaN`` compares false with
+everything, so it would pass every time check and keep a cache entry alive for ever).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from asgi_guard.auth.keyring import KeyRing
 
 REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "jti", "type")
+MAX_TIME: Final = 253_402_300_799
+"""The largest time claim accepted: 9999-12-31T23:59:59Z (time claims are NumericDate, RFC 7519 §2)."""
 TOKEN_TYPES: Final = frozenset({"access", "refresh"})
 
 
@@ -48,9 +52,13 @@ class VerifiedToken:
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
+    """A time claim as seconds: an int or a finite float in ``[0, MAX_TIME]``, nothing else."""
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise GuardError(ErrorCode.INVALID_TOKEN, f"non_numeric_{name}")
+    # The comparison is false for NaN, so NaN is refused here as well as infinities and huge ints.
+    if not 0 <= value <= MAX_TIME:
+        raise GuardError(ErrorCode.INVALID_TOKEN, f"out_of_range_{name}")
     return float(value)
 
 
@@ -157,13 +165,15 @@ class JWTVerifier:
             raise GuardError(ErrorCode.INVALID_TOKEN, f"missing_claim:{exc.claim}") from exc
         except jwt.PyJWTError as exc:
             raise GuardError(ErrorCode.INVALID_TOKEN, type(exc).__name__) from exc
+        # Every time claim is read (and so range-checked) before any is compared.
         exp = _number(claims, "exp")
         iat = _number(claims, "iat")
+        nbf = _number(claims, "nbf") if "nbf" in claims else None
         if exp <= now - self._leeway:
             raise GuardError(ErrorCode.TOKEN_EXPIRED, "expired")
         if iat > now + self._leeway:
             raise GuardError(ErrorCode.INVALID_TOKEN, "issued_in_future")
-        if "nbf" in claims and _number(claims, "nbf") > now + self._leeway:
+        if nbf is not None and nbf > now + self._leeway:
             raise GuardError(ErrorCode.INVALID_TOKEN, "not_yet_valid")
         if claims["type"] not in TOKEN_TYPES:
             raise GuardError(ErrorCode.INVALID_TOKEN, "unknown_token_type")
@@ -180,4 +190,4 @@ class JWTVerifier:
         return verified
 
 
-__all__ = ("REQUIRED_CLAIMS", "JWTVerifier", "VerifiedToken", "principal_from_claims")
+__all__ = ("MAX_TIME", "REQUIRED_CLAIMS", "JWTVerifier", "VerifiedToken", "principal_from_claims")
