@@ -24,7 +24,7 @@ from asgi_guard.auth.cache import VerificationCache
 from asgi_guard.auth.keyring import unverified_header
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ErrorCode, GuardError
-from asgi_guard.principal import PermissionSet, Principal
+from asgi_guard.principal import Principal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -42,7 +42,7 @@ TOKEN_TYPES: Final = frozenset({"access", "refresh"})
 class VerifiedToken:
     """A verified token: its claims and the principal it authenticates."""
 
-    __slots__ = ("claims", "expires_at", "family", "permissions", "principal", "revocation_ids", "token_id", "type")
+    __slots__ = ("claims", "expires_at", "family", "principal", "revocation_ids", "token_id", "type")
 
     def __init__(self, claims: Mapping[str, Any], principal: Principal) -> None:
         self.claims = claims
@@ -54,8 +54,6 @@ class VerifiedToken:
         # The ids whose revocation refuses this token (its own jti and its refresh family); built once,
         # since a cached token is checked against the revocation store on every request.
         self.revocation_ids: tuple[str, ...] = (self.token_id,) if self.family is None else (self.token_id, self.family)
-        # The read-only view of the direct permissions ``scope["auth"]`` wraps: built once per cached token.
-        self.permissions = PermissionSet(principal.permissions)
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
