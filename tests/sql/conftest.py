@@ -52,11 +52,20 @@ async def _empty(db: SQLDatabase) -> None:
             await connection.execute(table.delete())
 
 
+async def open_db(url: str) -> SQLDatabase:
+    """A handle on ``url``: the run's PostgreSQL database is emptied, a SQLite file is migrated."""
+    db = SQLDatabase(url)
+    if db.is_postgres:
+        await _empty(db)
+    else:
+        await upgrade(db)
+    return db
+
+
 @pytest.fixture
 async def pg_db(pg_url: str) -> AsyncIterator[SQLDatabase]:
     """A handle on the run's PostgreSQL database, its tables emptied first."""
-    db = SQLDatabase(pg_url)
-    await _empty(db)
+    db = await open_db(pg_url)
     yield db
     await db.aclose()
 
@@ -69,14 +78,22 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 async def sqlite_db(sqlite_url: str) -> AsyncIterator[SQLDatabase]:
     """A migrated SQLite file of the test's own."""
-    db = SQLDatabase(sqlite_url)
-    await upgrade(db)
+    db = await open_db(sqlite_url)
     yield db
     await db.aclose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def sql_db(request: pytest.FixtureRequest) -> AsyncIterator[SQLDatabase]:
-    """Both SQL backends, in turn."""
-    db: SQLDatabase = request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_db")
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """Both SQL backends, in turn (sync, so parametrised fixtures can pick the URL)."""
+    fixture = "pg_url" if request.param == "postgresql" else "sqlite_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+async def sql_db(sql_url: str) -> AsyncIterator[SQLDatabase]:
+    """A handle on each SQL backend in turn."""
+    db = await open_db(sql_url)
     yield db
+    await db.aclose()
