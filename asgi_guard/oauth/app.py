@@ -170,7 +170,7 @@ class OAuthApp:
         if user is None:
             raise LoginError(LoginErrorCode.LOGIN_REFUSED, "hook_refused")
         if self.provider_tokens is not None:
-            await self.provider_tokens.store(user.id, provider, tokens, provider_user_id=identity.subject)
+            await self.provider_tokens.store_tokens(user.id, provider, tokens, provider_user_id=identity.subject)
         pair = self.config.tokens.issue_pair(
             user.id, username=user.username, email=user.email, roles=user.roles, communities=user.communities
         )

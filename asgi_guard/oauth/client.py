@@ -236,16 +236,11 @@ class ProviderClient:
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", **(extra or {})}
         try:
             response = await self.http.get(url, headers=headers, timeout=self.timeout)
-        except httpx2.TimeoutException as exc:
-            raise ProviderError("profile_timeout", unavailable=True) from exc
         except httpx2.HTTPError as exc:
             raise ProviderError(f"profile_unreachable:{type(exc).__name__}", unavailable=True) from exc
         if response.status_code != 200:
             raise ProviderError(f"profile_status_{response.status_code}", unavailable=response.status_code >= 500)
-        try:
-            body = response.json() if len(response.content) <= MAX_RESPONSE_BYTES else None
-        except ValueError:
-            body = None
+        body = _json(response.content)
         if not isinstance(body, dict):
             raise ProviderError("profile_bad_response")
         return body
@@ -281,10 +276,7 @@ class ProviderClient:
             raise ProviderError(f"revoke_unreachable:{type(exc).__name__}", unavailable=True) from exc
         if response.status_code not in ok:
             raise ProviderError(f"revoke_status_{response.status_code}", unavailable=response.status_code >= 500)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        body = _json(response.content)
         return body if isinstance(body, dict) else {}
 
     async def validate(self, access_token: str) -> bool:
@@ -303,6 +295,16 @@ class ProviderClient:
         if response.status_code != 200:
             raise ProviderError(f"validate_status_{response.status_code}", unavailable=response.status_code >= 500)
         return True
+
+
+def _json(content: bytes) -> Any:
+    """A small JSON body, or ``None`` when it is too large or not JSON."""
+    if len(content) > MAX_RESPONSE_BYTES:
+        return None
+    try:
+        return msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        return None
 
 
 def _short(error: object) -> str:

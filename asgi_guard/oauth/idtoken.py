@@ -37,7 +37,7 @@ class JWKSCache:
     __slots__ = ("_clock", "_entries", "_locks", "http", "min_refetch", "ttl")
 
     def __init__(
-        self, http: httpx2.AsyncClient, *, ttl: float = 3600.0, min_refetch: float = 30.0, clock: Clock = SYSTEM_CLOCK
+        self, http: httpx2.AsyncClient, *, ttl: float = 3600.0, min_refetch: float = 10.0, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self.http = http
         self.ttl = ttl

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import httpx2
 import msgspec
 import pytest
 from starlette.applications import Starlette
@@ -23,9 +24,22 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from asgi_guard.auth import KeyRing, MemoryRevocationStore, TokenService
-from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
-from asgi_guard.oauth import OAuthApp, OAuthConfig, ProviderIdentity, SessionUser
+from asgi_guard.events import Emitter, EventsConfig, EventsMiddleware, SecurityEvent
+from asgi_guard.oauth import (
+    DiscoveryDocument,
+    JWKSCache,
+    OAuthApp,
+    OAuthConfig,
+    ProviderClient,
+    ProviderIdentity,
+    ProviderTokens,
+    SessionUser,
+    generic_oauth2,
+    generic_oidc,
+)
 from asgi_guard.oauth.local import LocalProvider
+from asgi_guard.provider_tokens import MemoryProviderTokenStore
+from asgi_guard.sealing import SealingKeyRing
 from tests.servers import UvicornThread, free_port
 
 CLIENT_ID = "asgi-guard-test-client"
@@ -33,6 +47,7 @@ CLIENT_SECRET = "local-test-secret-0123456789"
 FLOW_SECRET = b"f" * 32
 FLAVORS = ("twitch", "discord", "slack", "google")
 FAULTS = ("down500", "slow", "garbage", "unreachable")
+RING = SealingKeyRing({"k1": b"k" * 32}, current="k1")
 
 
 class TamperingProvider(LocalProvider):
@@ -52,6 +67,7 @@ class Stack:
     idps: dict[str, TamperingProvider]
     app: OAuthApp
     tokens: TokenService
+    provider_tokens: ProviderTokens
     events: list[SecurityEvent] = field(default_factory=list)
     identities: list[ProviderIdentity] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
@@ -124,6 +140,34 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
         msgspec.structs.replace(twitch, name="garbage", token_url=f"{base}/faults/garbage"),
         msgspec.structs.replace(twitch, name="unreachable", token_url=f"{dead}/token"),
     )
+    google, discord = idps["google"], idps["discord"]
+    generic = (
+        generic_oauth2(
+            "oauth2",
+            CLIENT_ID,
+            CLIENT_SECRET,
+            authorize_url=f"{discord.base_url}/oauth2/authorize",
+            token_url=f"{discord.base_url}/api/oauth2/token",
+            userinfo_url=f"{discord.base_url}/api/users/@me",
+            scopes=("identify", "email"),
+            revoke_url=f"{discord.base_url}/api/oauth2/token/revoke",
+        ),
+        generic_oidc(
+            "oidc",
+            CLIENT_ID,
+            CLIENT_SECRET,
+            DiscoveryDocument(
+                issuer=google.issuer,
+                authorization_endpoint=f"{google.base_url}/o/oauth2/v2/auth",
+                token_endpoint=f"{google.base_url}/token",
+                jwks_uri=f"{google.base_url}/oauth2/v3/certs",
+                userinfo_endpoint=f"{google.base_url}/v1/userinfo",
+                code_challenge_methods_supported=["S256"],
+                token_endpoint_auth_methods_supported=["client_secret_post"],
+                id_token_signing_alg_values_supported=["RS256", "HS256", "none"],
+            ),
+        ),
+    )
     tokens = TokenService(KeyRing.single("s" * 48, kid="t1"), MemoryRevocationStore(), issuer="test", audience="api")
     stack_ref: list[Stack] = []
 
@@ -140,7 +184,7 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
         )
 
     options: dict[str, Any] = {
-        "providers": (*(idp.provider() for idp in idps.values()), *broken),
+        "providers": (*(idp.provider() for idp in idps.values()), *broken, *generic),
         "public_url": f"{base}/auth",
         "flow_secret": FLOW_SECRET,
         "on_login": on_login,
@@ -149,11 +193,13 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
         "allowed_next": ("/app", "/profile"),
         "default_next": "/app",
         "timeout": 1.0,
+        "provider_tokens": ProviderTokens(MemoryProviderTokenStore(RING)),
     }
     options.update(config)
     login_app = OAuthApp(OAuthConfig(**options))
-    stack = Stack(base=base, idps=idps, app=login_app, tokens=tokens)
+    stack = Stack(base=base, idps=idps, app=login_app, tokens=tokens, provider_tokens=options["provider_tokens"])
     stack_ref.append(stack)
+    stack.provider_tokens.emitter = Emitter((stack.events.append,))
     guarded = EventsMiddleware(login_app, EventsConfig(sinks=(stack.events.append,)))
     routes = [Mount(f"/idp/{name}", app=idp.app) for name, idp in idps.items()]
     routes += [Mount("/faults", app=_faults(base)), Mount("/auth", app=guarded)]
@@ -165,6 +211,16 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
 
     routes.append(Route("/__close", close, methods=["POST"]))
     return stack, Starlette(routes=routes)
+
+
+@pytest.fixture
+async def clients(stack: Stack) -> AsyncIterator[dict[str, ProviderClient]]:
+    """Provider clients of the test's own event loop (the login app's belong to the server's loop)."""
+    async with httpx2.AsyncClient(timeout=5.0) as http:
+        jwks = JWKSCache(http)
+        yield {
+            name: ProviderClient(client.provider, http=http, jwks=jwks) for name, client in stack.app.clients.items()
+        }
 
 
 @pytest.fixture(scope="module")
@@ -185,4 +241,5 @@ async def stack(served: tuple[Stack, UvicornThread]) -> AsyncIterator[Stack]:
     current.refuse.clear()
     for idp in current.idps.values():
         idp.tamper = None
+    current.provider_tokens.store = MemoryProviderTokenStore(RING)
     return current

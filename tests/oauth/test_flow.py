@@ -9,7 +9,7 @@ from tests.oauth.conftest import FLAVORS, Stack
 pytestmark = [pytest.mark.anyio, pytest.mark.server]
 
 
-@pytest.mark.parametrize("provider", FLAVORS)
+@pytest.mark.parametrize("provider", [*FLAVORS, "oauth2", "oidc"])
 async def test_login_with_each_provider_issues_our_session(stack: Stack, provider: str) -> None:
     """Login -> provider consent -> callback ends in our token pair, with the identity mapped by the hook."""
     async with stack.client() as client:
