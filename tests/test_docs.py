@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,9 @@ def test_page_examples_run(page: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASGI_GUARD_JWT_SECRET", SECRET)
     security_log = logging.getLogger("asgi_guard.security")  # pages add handlers: undo them after
     handlers, level = list(security_log.handlers), security_log.level
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")  # a real module: types resolve their annotations
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     blocks = BLOCK.findall(page.read_text())
     assert blocks
     try:
