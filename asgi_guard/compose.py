@@ -3,7 +3,7 @@
 Canonical order, outermost first (DESIGN.md §1)::
 
     events -> client ip -> security headers -> rate limit [ip] -> webhooks -> authentication
-      -> tenancy -> rbac -> rate limit [principal, key, command, community] -> validation -> app
+      -> csrf -> tenancy -> rbac -> rate limit [principal, key, command, community] -> validation -> app
 
 Each config class says where it goes and what it needs by implementing :class:`GuardLayer`.
 """
@@ -26,6 +26,7 @@ ORDER: Final[dict[str, int]] = {
     "rate_limit_pre_auth": 40,
     "webhooks": 50,
     "authentication": 60,
+    "csrf": 65,
     "tenancy": 70,
     "rbac": 80,
     "rate_limit": 90,
