@@ -110,6 +110,7 @@ class CSRFMiddleware:
         Raises:
             GuardError: ``csrf_failed`` naming the failed check.
         """
+        _unique(scope, self._header)  # a duplicated token header is refused even when no token is needed
         site = _unique(scope, b"sec-fetch-site")
         raw_origin = _unique(scope, b"origin")
         raw_referer = _unique(scope, b"referer")
