@@ -94,8 +94,10 @@ class TenancyMiddleware:
                 # as `admin`, or a typo): the whole membership is refused, never trimmed and let in.
                 raise GuardError(ErrorCode.COMMUNITY_FORBIDDEN, "community_role_not_allowed")
         except GuardError as error:
-            extra = {"community": community_id} if error.reason == "community_role_not_allowed" else {}
-            await send_denial(scope, send, error, fmt=self._fmt, **extra)
+            if error.reason == "community_role_not_allowed":  # which community refused the grant
+                await send_denial(scope, send, error, fmt=self._fmt, community=community_id)
+            else:
+                await send_denial(scope, send, error, fmt=self._fmt)
             return
         ctx.community_id = community_id
         ctx.community_roles = roles
