@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgi_guard.abuse import (
+    AbuseConfig,
+    AbuseMiddleware,
+    FailureLimit,
+    Patterns,
+    SuspiciousActivity,
+    Threshold,
+    failure_limits,
+)
 from asgi_guard.auth import (
     APIKeyAuth,
     APIKeyRecord,
@@ -108,6 +117,8 @@ __all__ = (
     "DEFAULT_ROLES",
     "APIKeyAuth",
     "APIKeyRecord",
+    "AbuseConfig",
+    "AbuseMiddleware",
     "AuthConfig",
     "AuthenticationMiddleware",
     "CachedResolver",
@@ -120,6 +131,7 @@ __all__ = (
     "ErrorCode",
     "EventsConfig",
     "EventsMiddleware",
+    "FailureLimit",
     "GenericHMAC",
     "GitHub",
     "GuardContext",
@@ -135,6 +147,7 @@ __all__ = (
     "MemoryReplayStore",
     "MemoryRevocationStore",
     "MissingGuardContext",
+    "Patterns",
     "PermissionDenied",
     "Principal",
     "RBACConfig",
@@ -159,9 +172,11 @@ __all__ = (
     "Slack",
     "StandardWebhooks",
     "Stripe",
+    "SuspiciousActivity",
     "SystemClock",
     "TenancyConfig",
     "TenancyMiddleware",
+    "Threshold",
     "TimestampedHMAC",
     "TokenPair",
     "TokenService",
@@ -173,6 +188,7 @@ __all__ = (
     "__version__",
     "client_host",
     "create_api_key",
+    "failure_limits",
     "get_community_id",
     "get_context",
     "get_path_params",

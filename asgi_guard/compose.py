@@ -2,8 +2,9 @@
 
 Canonical order, outermost first (DESIGN.md §1)::
 
-    events -> client ip -> security headers -> rate limit [ip] -> webhooks -> authentication
-      -> tenancy -> rbac -> rate limit [principal, key, command, community] -> validation -> app
+    events -> client ip -> security headers -> rate limit [ip] -> failure limits [ip, credential]
+      -> webhooks -> authentication -> failure limits [principal] -> tenancy -> rbac
+      -> rate limit [principal, key, command, community] -> validation -> app
 
 Each config class says where it goes and what it needs by implementing :class:`GuardLayer`.
 """
@@ -24,8 +25,10 @@ ORDER: Final[dict[str, int]] = {
     "client_ip": 20,
     "security_headers": 30,
     "rate_limit_pre_auth": 40,
+    "abuse_pre_auth": 45,
     "webhooks": 50,
     "authentication": 60,
+    "abuse": 63,
     "tenancy": 70,
     "rbac": 80,
     "rate_limit": 90,

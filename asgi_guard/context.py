@@ -10,6 +10,7 @@ import msgspec
 from asgi_guard.errors import MissingGuardContext
 
 if TYPE_CHECKING:
+    from asgi_guard.errors import ErrorCode
     from asgi_guard.events.event import SecurityEvent
     from asgi_guard.principal import Principal
     from asgi_guard.types import Scope
@@ -32,6 +33,7 @@ class GuardContext:
         payload: the validated body (``msgspec.UNSET`` until validation ran).
         events: the security events emitted for this request, in order.
         emitter: where events go (set by the events middleware; the default sinks otherwise).
+        denial: the code of the refusal a layer answered this request with (``None`` if none did).
     """
 
     __slots__ = (
@@ -39,6 +41,7 @@ class GuardContext:
         "client_ip",
         "community_id",
         "community_roles",
+        "denial",
         "emitter",
         "events",
         "payload",
@@ -58,6 +61,7 @@ class GuardContext:
         self.payload: Any = msgspec.UNSET
         self.events: list[SecurityEvent] = []
         self.emitter: Any = None
+        self.denial: ErrorCode | None = None
 
     @staticmethod
     def from_scope(scope: Scope) -> GuardContext:
