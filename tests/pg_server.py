@@ -7,6 +7,7 @@ OS user (``runuser``), with the temp dir owned by it. A server that cannot start
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -55,8 +56,6 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
