@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from asgi_guard.context import CONTEXT_KEY
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
 
 if TYPE_CHECKING:
@@ -135,6 +136,9 @@ async def send_denial(
 
     # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
+    ctx = scope.get(CONTEXT_KEY)
+    if ctx is not None:
+        ctx.refusal = error  # the response is the guard's, not the app's (webhooks, outcome events)
 
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.code.value})

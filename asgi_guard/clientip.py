@@ -156,7 +156,8 @@ class ClientIPMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            GuardContext.from_scope(scope).client_ip = self.resolve(scope)
+            ctx, send = GuardContext.enter(scope, send)
+            ctx.client_ip = self.resolve(scope)
         await self.app(scope, receive, send)
 
 
