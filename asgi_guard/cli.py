@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 
 def _demo(argv: list[str]) -> int:
@@ -23,12 +22,7 @@ def _demo(argv: list[str]) -> int:
     except ImportError:
         print("the demo needs uvicorn: pip install 'asgi-guard[demo]'", file=sys.stderr)
         return 2
-    examples = Path(__file__).resolve().parent.parent / "examples"
-    if not (examples / "community_api.py").exists():
-        print(f"no demo app at {examples}/community_api.py: run it from a source checkout", file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(examples.parent))
-    from examples.community_api import build_demo
+    from asgi_guard.demo import build_demo
 
     # Show the security log: one JSON line per decision, next to uvicorn's access log.
     handler = logging.StreamHandler()

@@ -7,7 +7,7 @@ import shlex
 import httpx
 import pytest
 
-from examples.community_api import COMMUNITY_ID, build_demo
+from asgi_guard.demo import COMMUNITY_ID, build_demo
 
 pytestmark = pytest.mark.anyio
 

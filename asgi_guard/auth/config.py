@@ -12,6 +12,7 @@ from asgi_guard.auth.api_keys import PREFIX_PATTERN
 from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.rbac.roles import RoleHierarchy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -101,7 +102,13 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         skip_preflight: let CORS preflight requests (``OPTIONS`` with
             ``Origin`` and ``Access-Control-Request-Method``) through unauthenticated.
         error_format: ``json`` or ``problem`` (RFC 9457).
-        populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop).
+        populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop):
+            ``scope["auth"].scopes`` answers ``in`` for every permission the principal's roles and direct
+            permissions grant (wildcards understood) and for ``authenticated``, so Starlette's
+            ``@requires`` works with authentication alone. RBAC, when in the stack, replaces it with
+            its own hierarchy's grants plus the request's community roles.
+        roles: the role hierarchy ``scope["auth"]`` expands roles with (``None``: the default
+            admin > community_owner > moderator > user hierarchy).
         clock: time source (``None``: the system clock).
     """
 
@@ -113,6 +120,7 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     skip_preflight: bool = True
     error_format: Literal["json", "problem"] = "json"
     populate_scope_user: bool = True
+    roles: RoleHierarchy | None = None
     clock: Any = None
 
     def __post_init__(self) -> None:
@@ -130,6 +138,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 Template(template)  # raises ConfigurationError for a bad template
         if self.error_format not in ("json", "problem"):
             raise ConfigurationError.expected("'json' or 'problem'", self.error_format, "AuthConfig.error_format")
+        if self.roles is not None and not isinstance(self.roles, RoleHierarchy):
+            raise ConfigurationError.expected("a `RoleHierarchy`", type(self.roles).__name__, "AuthConfig.roles")
 
     def guard_layer(self) -> Layer:
         def build(app: ASGIApp) -> ASGIApp:

@@ -25,10 +25,12 @@ from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
-from asgi_guard.principal import GuardCredentials, PermissionSet, Principal
+from asgi_guard.rbac.authorizer import Authorizer
+from asgi_guard.rbac.roles import DEFAULT_ROLES
 
 if TYPE_CHECKING:
     from asgi_guard.auth.config import AuthConfig
+    from asgi_guard.principal import Principal
     from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
 
 _EXCLUDED: Final = "exclude"
@@ -45,6 +47,7 @@ class AuthenticationMiddleware:
 
     __slots__ = (
         "_api_key",
+        "_authorizer",
         "_clock",
         "_header",
         "_memory_revocation",
@@ -61,6 +64,7 @@ class AuthenticationMiddleware:
         self.app = app
         self.config = config
         self._clock = config.clock or SYSTEM_CLOCK
+        self._authorizer = Authorizer(config.roles if config.roles is not None else DEFAULT_ROLES)
         rules: list[tuple[str, str, str]] = [(ANY_METHOD, template, _EXCLUDED) for template in config.exclude]
         rules += [(ANY_METHOD, template, _OPTIONAL) for template in config.optional]
         # Exclusions relax a check: matched on the path as sent, never a looser canonical spelling.
@@ -128,7 +132,6 @@ class AuthenticationMiddleware:
         if mode == _EXCLUDED or (self.config.skip_preflight and is_preflight(scope)):
             await self.app(scope, receive, send)
             return
-        permissions: PermissionSet | None = None
         try:
             presented = read_credentials(scope, self._header, self._prefix)
             if presented.bearer is not None and self._verifier is not None:
@@ -141,7 +144,6 @@ class AuthenticationMiddleware:
                 if revoked:
                     raise GuardError(ErrorCode.TOKEN_REVOKED, f"revoked:{verified.token_id}")
                 principal: Principal | None = verified.principal
-                permissions = verified.permissions
             else:
                 principal = await self._authenticate(scope, presented)
         except GuardError as error:
@@ -160,12 +162,11 @@ class AuthenticationMiddleware:
         ctx.principal = principal
         if self.config.populate_scope_user:
             scope["user"] = principal
-            # Direct permissions only: the RBAC layer replaces this with role-expanded permissions.
-            # Fresh credentials over a shared read-only view: an app assigning ``request.auth.scopes``
-            # changes its own request only.
-            if permissions is None:
-                permissions = PermissionSet(principal.permissions)
-            scope["auth"] = GuardCredentials(permissions)
+            # What the roles and direct permissions grant, so Starlette's ``@requires`` works with
+            # authentication alone (RBAC, when present, adds the community roles of the request).
+            # Fresh credentials over the matcher's shared read-only view: an app assigning
+            # ``request.auth.scopes`` changes its own request only.
+            scope["auth"] = self._authorizer.matcher(principal).credentials()
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")
