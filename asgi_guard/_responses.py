@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
-from asgi_guard.context import CONTEXT_KEY
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ EVENT_TYPE: Final[dict[ErrorCode, str]] = {
     ErrorCode.INSUFFICIENT_PERMISSIONS: "authz_denied",
     ErrorCode.RATE_LIMIT_EXCEEDED: "rate_limit_hit",
     ErrorCode.SERVICE_UNAVAILABLE: "backend_failure",
+    ErrorCode.AMBIGUOUS_CREDENTIALS: "authn_failure",
+    ErrorCode.CSRF_FAILED: "csrf_failure",
 }
 
 
@@ -136,9 +138,8 @@ async def send_denial(
 
     # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
-    ctx = scope.get(CONTEXT_KEY)
-    if ctx is not None:
-        ctx.refusal = error  # the response is the guard's, not the app's (webhooks, outcome events)
+    # How the request ended, for layers outside: the response is the guard's, not the app's.
+    GuardContext.from_scope(scope).denial = error.code
 
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.code.value})

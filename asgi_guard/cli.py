@@ -1,4 +1,4 @@
-"""Command line: ``python -m asgi_guard keys new | token issue | demo``.
+"""Command line: ``python -m asgi_guard keys new|add|revoke|list | token issue | db ... | demo``.
 
 Secrets never come from the command line (they would land in shell history and ``ps``): the JWT
 secret is read from an environment variable.
@@ -39,17 +39,28 @@ def _demo(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Dispatch a sub-command; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m asgi_guard {keys new | token issue | demo} [options]"
+    usage = (
+        "usage: python -m asgi_guard {keys new|add|revoke|list | token issue | db upgrade|current|grants|reseal"
+        " | demo} [options]"
+    )
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "demo":
         return _demo(rest)
-    if command == "keys" and rest[:1] == ["new"]:
-        from asgi_guard.auth.cli import keys_new
+    if command == "keys" and rest[:1] and rest[0] in ("new", "add", "revoke", "list"):
+        from asgi_guard.auth.cli import KEY_COMMANDS
 
-        return keys_new(rest[1:])
+        code: int = KEY_COMMANDS[rest[0]](rest[1:])
+        return code
+    if command == "db":
+        try:
+            from asgi_guard.sql.cli import db_main
+        except ImportError:
+            print("the db commands need the sql extra: pip install 'asgi-guard[sql]'", file=sys.stderr)
+            return 2
+        return db_main(rest)
     if command == "token" and rest[:1] == ["issue"]:
         from asgi_guard.auth.cli import token_issue
 

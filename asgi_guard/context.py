@@ -20,7 +20,7 @@ from asgi_guard.errors import MissingGuardContext
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from asgi_guard.errors import GuardError
+    from asgi_guard.errors import ErrorCode
     from asgi_guard.events.event import SecurityEvent
     from asgi_guard.principal import Principal
     from asgi_guard.types import Message, Scope, Send
@@ -39,6 +39,8 @@ class GuardContext:
     Attributes:
         request_id: the request id (generated, or a validated ``X-Request-ID``).
         client_ip: the client address after trusted-proxy resolution.
+        proxy_header: when the peer is one of the trusted proxies, the header it writes
+            (``x-forwarded-for`` or ``forwarded``): its scheme and host may then be believed too.
         principal: the authenticated caller, or ``None``.
         community_id: the community the request is scoped to, once tenancy resolved it.
         community_roles: the roles the principal holds in that community.
@@ -48,12 +50,13 @@ class GuardContext:
         validated: the validation layer's record of body, query and path parameters (or ``None``).
         authorizer: the RBAC layer's compiled roles, for endpoint-level checks (or ``None``).
         webhook: the verified webhook delivery (or ``None``).
+        csrf: the CSRF layer's token signer, for the page helpers (or ``None``).
         events: the security events emitted for this request, in order (only those some sink took).
         emitter: where events go (set by the events middleware; the default sinks otherwise).
+        denial: the code of the refusal a layer answered this request with (``None`` if none did:
+            the response, if any, came from the application).
         status: the status of the response sent (``0`` until it started; ``101`` for an accepted
             websocket, ``403`` for one closed before accept).
-        refusal: the :class:`~asgi_guard.errors.GuardError` a guard layer answered with, or ``None``
-            when the response (if any) came from the application.
         response_headers: headers every response gets (the request id), appended by the hook.
         default_headers: headers added unless the app set the same name (security headers).
         rate_limit_headers: the headers of the innermost rate-limit decision.
@@ -71,15 +74,17 @@ class GuardContext:
         "client_ip",
         "community_id",
         "community_roles",
+        "csrf",
         "default_headers",
         "default_names",
+        "denial",
         "emitter",
         "events",
         "payload",
         "principal",
+        "proxy_header",
         "rate_limit",
         "rate_limit_headers",
-        "refusal",
         "request_id",
         "response_headers",
         "status",
@@ -90,6 +95,7 @@ class GuardContext:
     def __init__(self) -> None:
         self.request_id: str = ""
         self.client_ip: str = ""
+        self.proxy_header: str | None = None
         self.principal: Principal | None = None
         self.community_id: str | None = None
         self.community_roles: frozenset[str] = frozenset()
@@ -99,10 +105,11 @@ class GuardContext:
         self.validated: Any = None
         self.authorizer: Any = None
         self.webhook: Any = None
+        self.csrf: Any = None
         self.events: list[SecurityEvent] = []
         self.emitter: Any = None
         self.status = 0
-        self.refusal: GuardError | None = None
+        self.denial: ErrorCode | None = None
         self.response_headers: Headers = _NONE
         self.default_headers: Headers = _NONE
         self.default_names: frozenset[bytes] = _NO_NAMES
@@ -144,8 +151,8 @@ class GuardContext:
     @property
     def app_status(self) -> int:
         """The status the application itself answered with: ``0`` when nothing was sent yet or a
-        guard layer refused the request (its status is :attr:`status`, its error :attr:`refusal`)."""
-        return 0 if self.refusal is not None else self.status
+        guard layer refused the request (its status is :attr:`status`, its code :attr:`denial`)."""
+        return 0 if self.denial is not None else self.status
 
     def _hook(self, send: Send) -> Send:
         async def guarded_send(message: Message) -> None:

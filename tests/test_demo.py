@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 import httpx
+import msgspec
 import pytest
 
 from asgi_guard.demo import COMMUNITY_ID, build_demo
@@ -134,3 +135,35 @@ async def test_rate_limit_headers_and_per_command_limit() -> None:
     assert statuses[10].json()["error"] == "rate_limit_exceeded"
     assert int(statuses[10].headers["retry-after"]) > 0
     assert other.status_code == 200
+
+
+async def test_twenty_bad_tokens_get_429_and_a_suspicious_activity_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Twenty bad tokens from one client get 401 each, then 429; the security log has suspicious_activity."""
+    demo = build_demo()
+    statuses = []
+    with caplog.at_level("INFO", logger="asgi_guard.security"):
+        async with _client(demo.app) as client:
+            for number in range(25):
+                response = await client.get("/api/v1/profile", headers={"Authorization": f"Bearer bad-{number}"})
+                statuses.append(response.status_code)
+    assert statuses == [401] * 20 + [429] * 5
+    assert response.headers["retry-after"]
+    lines = [record.getMessage() for record in caplog.records if '"suspicious_activity"' in record.getMessage()]
+    assert [msgspec.json.decode(line)["reason"] for line in lines] == ["credential_stuffing", "repeated_failures"]
+    assert demo.extra["abuse_actions"][0].startswith("suspicious_activity credential_stuffing (5 in 600s")
+
+
+async def test_the_hook_revokes_a_leaked_token_family(capsys: pytest.CaptureFixture[str]) -> None:
+    """A token used from ten addresses trips leaked_credential; the demo's hook revokes it and says so."""
+    demo = build_demo()
+    headers = {"Authorization": f"Bearer {demo.user_token}"}
+    for number in range(10):
+        transport = httpx.ASGITransport(app=demo.app, client=(f"198.51.100.{number}", 5000))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            response = await client.get("/api/v1/profile", headers=headers)
+        assert response.status_code == 200
+    assert "suspicious_activity leaked_credential (10 in 600s" in capsys.readouterr().out
+    async with _client(demo.app) as client:
+        response = await client.get("/api/v1/profile", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "token_revoked"

@@ -21,7 +21,7 @@ from asgi_guard import (
     guard,
 )
 from asgi_guard.context import CONTEXT_KEY
-from asgi_guard.errors import ErrorCode, GuardError
+from asgi_guard.errors import ErrorCode
 from asgi_guard.testing import MessageRecorder, call, make_scope
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ async def test_hook_merges_in_one_pass_and_records_status() -> None:
     assert recorder.header_list("x-content-type-options") == ["nosniff"]
     assert recorder.header_list("x-request-id") == ["req-1"]
     ctx = scope[CONTEXT_KEY]
-    assert (ctx.status, ctx.app_status, ctx.refusal) == (200, 200, None)
+    assert (ctx.status, ctx.app_status, ctx.denial) == (200, 200, None)
 
 
 async def test_refusal_is_recorded_apart_from_the_app_status() -> None:
@@ -106,8 +106,7 @@ async def test_refusal_is_recorded_apart_from_the_app_status() -> None:
     refused = await call(limited, scope)
     ctx = scope[CONTEXT_KEY]
     assert (refused.status, ctx.status, ctx.app_status) == (429, 429, 0)
-    assert isinstance(ctx.refusal, GuardError)
-    assert ctx.refusal.code is ErrorCode.RATE_LIMIT_EXCEEDED
+    assert ctx.denial is ErrorCode.RATE_LIMIT_EXCEEDED
     # The 429 carries the rate-limit headers once, Retry-After included, and the request id.
     assert refused.header_list("x-ratelimit-limit") == ["1"]
     assert refused.header_list("retry-after") == ["60"]

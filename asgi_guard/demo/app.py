@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_guard import get_context, get_principal, guard
+from asgi_guard.abuse import AbuseConfig, SuspiciousActivity, failure_limits
 from asgi_guard.auth import (
     APIKeyAuth,
     APIKeyRecord,
@@ -136,6 +137,8 @@ class Demo:
             f'-d \'{{"command":"shoutout","user_id":"twitch:9","message":"<b>hi</b> there"}}\' '
             f"{base}/api/v1/action/execute",
             f'curl -i -H "Authorization: Bearer $ADMIN_TOKEN" {base}/api/v1/admin/users',
+            f"for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} ' -H \"Authorization: Bearer bad-$i\" "
+            f"{base}/api/v1/profile; done; echo   # 401 x20, then 429 (suspicious_activity in the log)",
             generic,
             twitch,
         ]
@@ -214,6 +217,23 @@ def build_demo(redis_url: str | None = None) -> Demo:
         replay_store = None
         limiter = MemoryRateLimitBackend()
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
+    actions: list[str] = []
+
+    async def on_suspicious(activity: SuspiciousActivity) -> None:
+        # The demo's answer to a pattern: revoke the token family of the request that tripped it (its
+        # own jti when it has no family), for as long as a refresh token of it could live.
+        claims = activity.principal.claims if activity.principal is not None else {}
+        family = claims.get("fam") or claims.get("jti")
+        if family:
+            await tokens.revocation.revoke(str(family), time.time() + tokens.refresh_ttl)
+            done = f"revoked token family {family} of {activity.principal.id}"
+        else:
+            done = "no valid token presented: nothing to revoke (the failure limits slow the client down)"
+        seen = f"{activity.count} in {activity.window}s, {activity.subject}"
+        line = f"suspicious_activity {activity.pattern} ({seen}): {done}"
+        actions.append(line)
+        print(line, flush=True)
+
     admin_token = tokens.issue_access("admin-1", username="admin", roles=["admin"])
     moderator_token = tokens.issue_access(
         "mod-1", username="mod", roles=["user"], communities={COMMUNITY_ID: ["moderator"]}
@@ -273,6 +293,9 @@ def build_demo(redis_url: str | None = None) -> Demo:
             replay_store=replay_store,
         ),
         ip_limits,
+        # Failures (bad tokens, keys, signatures, 403s) drain buckets per address and per credential;
+        # suspicious patterns go to the security log and to the hook above.
+        AbuseConfig(limits=failure_limits(), backend=limiter, on_suspicious=on_suspicious),
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
@@ -298,6 +321,7 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
+        extra={"abuse_actions": actions},
     )
 
 
