@@ -1,6 +1,6 @@
 """Putting CSRF tokens into pages and ``fetch`` calls.
 
-The middleware leaves its signer under ``scope["asgi_guard.csrf"]``; these helpers issue a token for
+The middleware leaves its signer on the request's context (``GuardContext.csrf``); these helpers issue a token for
 the request's session from it. A page renders ``csrf_input(request)`` inside each form, or
 ``csrf_meta(request)`` in its head and sends the value as ``X-CSRF-Token`` from script::
 

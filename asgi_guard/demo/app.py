@@ -33,6 +33,9 @@ from asgi_guard.auth import (
     hash_api_key,
 )
 from asgi_guard.clientip import ClientIPConfig
+from asgi_guard.context import context_of
+from asgi_guard.csrf import CSRFConfig
+from asgi_guard.demo.browser import browser_routes
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
 from asgi_guard.ratelimit import (
@@ -44,8 +47,16 @@ from asgi_guard.ratelimit import (
     tiers,
 )
 from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
+from asgi_guard.sessions import SessionCookies
 from asgi_guard.tenancy import TenancyConfig
-from asgi_guard.webhooks import GenericHMAC, RedisReplayStore, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks import (
+    GenericHMAC,
+    RedisReplayStore,
+    TwitchEventSub,
+    VerifiedWebhook,
+    WebhookConfig,
+    get_webhook,
+)
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
 if TYPE_CHECKING:
@@ -63,7 +74,7 @@ ROLES = DEFAULT_ROLES.with_roles(
 
 POLICIES = (
     RoutePolicy(path="/health", public=True),
-    RoutePolicy(path="/webhook/{provider}", public=True),
+    RoutePolicy(path="/webhook/{provider}", public=True),  # signed, not authenticated: WebhookConfig checks it
     RoutePolicy(path="/api/v1/profile", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(
         path="/api/v1/communities/{community_id}/moderation", methods=("POST",), permissions=("community:moderate",)
@@ -71,10 +82,29 @@ POLICIES = (
     RoutePolicy(path="/api/v1/communities/{community_id}/modules", methods=("POST",), permissions=("module:install",)),
     RoutePolicy(path="/api/v1/action/execute", methods=("POST",), permissions=("action:execute",)),
     RoutePolicy(path="/api/v1/admin/users", methods=("GET",), permissions=("admin:users",)),
+    # The browser pages: anyone may see the login page and log in; the board needs a session.
+    RoutePolicy(path="/", methods=("GET",), public=True),
+    RoutePolicy(path="/login", methods=("POST",), public=True),
+    RoutePolicy(path="/auth/refresh", methods=("POST",), public=True),
+    RoutePolicy(path="/auth/logout", methods=("POST",)),
+    RoutePolicy(path="/app", methods=("GET",), permissions=("profile:view",)),
+    RoutePolicy(path="/app/notes", methods=("POST",), permissions=("profile:view",)),
 )
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
+WEBHOOK_ROUTE = "/webhook/{provider}"
+WEBHOOK_RATE = "3000/minute"
+"""Verified deliveries per provider (whatever address they come from)."""
+API_ROUTES = ("/api/{rest:path}",)
+"""Where the per-principal tiers apply (anonymous callers there are keyed by address)."""
+
+
+def webhook_provider(scope: Any) -> str | None:
+    """The rate-limit key of a verified webhook delivery: its provider (``None`` elsewhere)."""
+    ctx = context_of(scope)
+    verified = ctx.webhook if ctx is not None else None
+    return verified.provider if isinstance(verified, VerifiedWebhook) else None
 
 
 @dataclass
@@ -120,6 +150,7 @@ class Demo:
         moderation = f"{base}/api/v1/communities/{COMMUNITY_ID}/moderation"
         lines = [
             "asgi_guard demo: a community API behind the full stack (demo secrets, generated per process)",
+            f"browser: open {base}/ to log in (session in a __Host- cookie), post with CSRF-protected forms, log out",
             f"community id {COMMUNITY_ID} (send it as X-Community-ID); paste the exports first:",
             "",
             f"export ADMIN_TOKEN='{self.admin_token}'",
@@ -199,7 +230,6 @@ def build_demo(redis_url: str | None = None) -> Demo:
         Route("/webhook/generic", webhook, methods=["POST"]),
         Route("/webhook/twitch", webhook, methods=["POST"]),
     ]
-    inner = Starlette(routes=routes)
 
     jwt_secret = secrets.token_urlsafe(48)
     keyring = KeyRing.single(jwt_secret, kid="demo-1")
@@ -217,6 +247,11 @@ def build_demo(redis_url: str | None = None) -> Demo:
         replay_store = None
         limiter = MemoryRateLimitBackend()
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
+    # Browser sessions: production cookie flags (browsers accept Secure cookies from http://127.0.0.1
+    # and localhost, which they treat as potentially trustworthy origins).
+    cookies = SessionCookies()
+    notes: list[dict[str, str]] = []
+    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)])
     actions: list[str] = []
 
     async def on_suspicious(activity: SuspiciousActivity) -> None:
@@ -259,11 +294,21 @@ def build_demo(redis_url: str | None = None) -> Demo:
     twitch_secret = secrets.token_hex(32)
 
     # IP limits run before authentication; tiers and the per-command limit after it. Both share one backend.
-    ip_limits = RateLimitConfig(stage="pre_auth", backend=limiter, limits=(Limit(name="ip", rate="1000/minute"),))
+    # Webhooks are never limited by caller IP (a provider sends from a few addresses, and a refused
+    # delivery is retried): they are exempt from the IP limit, and a verified delivery counts against
+    # one bucket per provider instead. Badly signed requests never get that far: the signature check refuses
+    # them, and the abuse layer charges those failures to the sender's address.
+    ip_limits = RateLimitConfig(
+        stage="pre_auth",
+        backend=limiter,
+        limits=(Limit(name="ip", rate="1000/minute"),),
+        exempt_paths=(WEBHOOK_ROUTE,),
+    )
     principal_limits = RateLimitConfig(
         backend=limiter,
         limits=(
-            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}),
+            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}, paths=API_ROUTES),
+            Limit(name="webhook", rate=WEBHOOK_RATE, key=webhook_provider, paths=(WEBHOOK_ROUTE,)),
             Limit(
                 name="command",
                 rate="10/minute",
@@ -299,8 +344,11 @@ def build_demo(redis_url: str | None = None) -> Demo:
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
-            exclude=("/health", "/webhook/{provider}"),
+            session=cookies,
+            exclude=("/health", WEBHOOK_ROUTE, "/login", "/auth/refresh"),
+            optional=("/",),
         ),
+        CSRFConfig(secrets=(secrets.token_bytes(32),)),
         TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
         RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),
         principal_limits,
@@ -321,7 +369,7 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
-        extra={"abuse_actions": actions},
+        extra={"abuse_actions": actions, "notes": notes},
     )
 
 
