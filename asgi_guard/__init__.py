@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgi_guard.abuse import (
+    AbuseConfig,
+    AbuseMiddleware,
+    FailureLimit,
+    Patterns,
+    SuspiciousActivity,
+    Threshold,
+    failure_limits,
+)
 from asgi_guard.auth import (
     APIKeyAuth,
     APIKeyRecord,
@@ -36,6 +45,7 @@ from asgi_guard.context import (
     get_context,
     get_principal,
 )
+from asgi_guard.csrf import CSRFConfig, CSRFMiddleware
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, MissingGuardContext
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
 from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
@@ -63,6 +73,7 @@ from asgi_guard.rbac import (
     permission_dependency,
     requires_permission,
 )
+from asgi_guard.sessions import SessionCookies
 from asgi_guard.tenancy import CachedResolver, TenancyConfig, TenancyMiddleware
 from asgi_guard.validation import (
     RouteSchema,
@@ -108,8 +119,12 @@ __all__ = (
     "DEFAULT_ROLES",
     "APIKeyAuth",
     "APIKeyRecord",
+    "AbuseConfig",
+    "AbuseMiddleware",
     "AuthConfig",
     "AuthenticationMiddleware",
+    "CSRFConfig",
+    "CSRFMiddleware",
     "CachedResolver",
     "ClientIPConfig",
     "ClientIPMiddleware",
@@ -120,6 +135,7 @@ __all__ = (
     "ErrorCode",
     "EventsConfig",
     "EventsMiddleware",
+    "FailureLimit",
     "GenericHMAC",
     "GitHub",
     "GuardContext",
@@ -135,6 +151,7 @@ __all__ = (
     "MemoryReplayStore",
     "MemoryRevocationStore",
     "MissingGuardContext",
+    "Patterns",
     "PermissionDenied",
     "Principal",
     "RBACConfig",
@@ -156,12 +173,15 @@ __all__ = (
     "SecurityHeadersConfig",
     "SecurityHeadersMiddleware",
     "SecurityTxt",
+    "SessionCookies",
     "Slack",
     "StandardWebhooks",
     "Stripe",
+    "SuspiciousActivity",
     "SystemClock",
     "TenancyConfig",
     "TenancyMiddleware",
+    "Threshold",
     "TimestampedHMAC",
     "TokenPair",
     "TokenService",
@@ -173,6 +193,7 @@ __all__ = (
     "__version__",
     "client_host",
     "create_api_key",
+    "failure_limits",
     "get_community_id",
     "get_context",
     "get_path_params",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ EVENT_TYPE: Final[dict[ErrorCode, str]] = {
     ErrorCode.INSUFFICIENT_PERMISSIONS: "authz_denied",
     ErrorCode.RATE_LIMIT_EXCEEDED: "rate_limit_hit",
     ErrorCode.SERVICE_UNAVAILABLE: "backend_failure",
+    ErrorCode.AMBIGUOUS_CREDENTIALS: "authn_failure",
+    ErrorCode.CSRF_FAILED: "csrf_failure",
 }
 
 
@@ -135,6 +138,7 @@ async def send_denial(
 
     # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
+    GuardContext.from_scope(scope).denial = error.code  # how the request ended, for layers outside
 
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.code.value})

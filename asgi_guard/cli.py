@@ -1,4 +1,4 @@
-"""Command line: ``python -m asgi_guard keys new | token issue | demo``.
+"""Command line: ``python -m asgi_guard keys new|add|revoke|list | token issue | db ... | demo``.
 
 Secrets never come from the command line (they would land in shell history and ``ps``): the JWT
 secret is read from an environment variable.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 
 def _demo(argv: list[str]) -> int:
@@ -23,12 +22,7 @@ def _demo(argv: list[str]) -> int:
     except ImportError:
         print("the demo needs uvicorn: pip install 'asgi-guard[demo]'", file=sys.stderr)
         return 2
-    examples = Path(__file__).resolve().parent.parent / "examples"
-    if not (examples / "community_api.py").exists():
-        print(f"no demo app at {examples}/community_api.py: run it from a source checkout", file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(examples.parent))
-    from examples.community_api import build_demo
+    from asgi_guard.demo import build_demo
 
     # Show the security log: one JSON line per decision, next to uvicorn's access log.
     handler = logging.StreamHandler()
@@ -45,17 +39,28 @@ def _demo(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Dispatch a sub-command; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m asgi_guard {keys new | token issue | demo} [options]"
+    usage = (
+        "usage: python -m asgi_guard {keys new|add|revoke|list | token issue | db upgrade|current|grants|reseal"
+        " | demo} [options]"
+    )
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "demo":
         return _demo(rest)
-    if command == "keys" and rest[:1] == ["new"]:
-        from asgi_guard.auth.cli import keys_new
+    if command == "keys" and rest[:1] and rest[0] in ("new", "add", "revoke", "list"):
+        from asgi_guard.auth.cli import KEY_COMMANDS
 
-        return keys_new(rest[1:])
+        code: int = KEY_COMMANDS[rest[0]](rest[1:])
+        return code
+    if command == "db":
+        try:
+            from asgi_guard.sql.cli import db_main
+        except ImportError:
+            print("the db commands need the sql extra: pip install 'asgi-guard[sql]'", file=sys.stderr)
+            return 2
+        return db_main(rest)
     if command == "token" and rest[:1] == ["issue"]:
         from asgi_guard.auth.cli import token_issue
 

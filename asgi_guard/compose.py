@@ -2,8 +2,12 @@
 
 Canonical order, outermost first (DESIGN.md §1)::
 
-    events -> client ip -> security headers -> rate limit [ip] -> webhooks -> authentication
-      -> tenancy -> rbac -> rate limit [principal, key, command, community] -> validation -> app
+    events -> client ip -> security headers -> rate limit [ip] -> failure limits [ip, credential]
+      -> webhooks -> authentication -> csrf -> failure limits [principal] -> tenancy -> rbac
+      -> rate limit [principal, key, command, community] -> validation -> app
+
+CSRF sits right after authentication and before the failure limits: a forged cross-site request
+is refused before it can count as the victim's failure (else any page could lock a user out).
 
 Each config class says where it goes and what it needs by implementing :class:`GuardLayer`.
 """
@@ -24,8 +28,11 @@ ORDER: Final[dict[str, int]] = {
     "client_ip": 20,
     "security_headers": 30,
     "rate_limit_pre_auth": 40,
+    "abuse_pre_auth": 45,
     "webhooks": 50,
     "authentication": 60,
+    "csrf": 62,
+    "abuse": 63,
     "tenancy": 70,
     "rbac": 80,
     "rate_limit": 90,

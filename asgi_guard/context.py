@@ -10,6 +10,7 @@ import msgspec
 from asgi_guard.errors import MissingGuardContext
 
 if TYPE_CHECKING:
+    from asgi_guard.errors import ErrorCode
     from asgi_guard.events.event import SecurityEvent
     from asgi_guard.principal import Principal
     from asgi_guard.types import Scope
@@ -24,6 +25,8 @@ class GuardContext:
     Attributes:
         request_id: the request id (generated, or a validated ``X-Request-ID``).
         client_ip: the client address after trusted-proxy resolution.
+        proxy_header: when the peer is one of the trusted proxies, the header it writes
+            (``x-forwarded-for`` or ``forwarded``): its scheme and host may then be believed too.
         principal: the authenticated caller, or ``None``.
         community_id: the community the request is scoped to, once tenancy resolved it.
         community_roles: the roles the principal holds in that community.
@@ -32,6 +35,7 @@ class GuardContext:
         payload: the validated body (``msgspec.UNSET`` until validation ran).
         events: the security events emitted for this request, in order.
         emitter: where events go (set by the events middleware; the default sinks otherwise).
+        denial: the code of the refusal a layer answered this request with (``None`` if none did).
     """
 
     __slots__ = (
@@ -39,10 +43,12 @@ class GuardContext:
         "client_ip",
         "community_id",
         "community_roles",
+        "denial",
         "emitter",
         "events",
         "payload",
         "principal",
+        "proxy_header",
         "rate_limit",
         "request_id",
     )
@@ -50,6 +56,7 @@ class GuardContext:
     def __init__(self) -> None:
         self.request_id: str = ""
         self.client_ip: str = ""
+        self.proxy_header: str | None = None
         self.principal: Principal | None = None
         self.community_id: str | None = None
         self.community_roles: frozenset[str] = frozenset()
@@ -58,6 +65,7 @@ class GuardContext:
         self.payload: Any = msgspec.UNSET
         self.events: list[SecurityEvent] = []
         self.emitter: Any = None
+        self.denial: ErrorCode | None = None
 
     @staticmethod
     def from_scope(scope: Scope) -> GuardContext:

@@ -10,11 +10,11 @@ from litestar.middleware import DefineMiddleware
 
 from asgi_guard import guard
 from asgi_guard.auth import AuthConfig, JWTAuth, KeyRing, MemoryRevocationStore, TokenService
+from asgi_guard.demo import COMMUNITY_ID, build_demo
 from asgi_guard.rbac import RBACConfig, RoutePolicy
 from asgi_guard.tenancy import TenancyConfig
 from asgi_guard.testing import call, make_scope
 from asgi_guard.webhooks import GenericHMAC, WebhookConfig, WebhookMiddleware
-from examples.community_api import COMMUNITY_ID, build_demo
 
 pytestmark = pytest.mark.anyio
 

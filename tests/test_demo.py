@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import time
 
 import httpx
+import msgspec
 import pytest
 
-from examples.community_api import COMMUNITY_ID, build_demo
+from asgi_guard.demo import COMMUNITY_ID, build_demo
+from asgi_guard.demo.app import WEBHOOK_RATE
+from asgi_guard.webhooks import sign_twitch
 
 pytestmark = pytest.mark.anyio
 
@@ -134,3 +138,59 @@ async def test_rate_limit_headers_and_per_command_limit() -> None:
     assert statuses[10].json()["error"] == "rate_limit_exceeded"
     assert int(statuses[10].headers["retry-after"]) > 0
     assert other.status_code == 200
+
+
+async def test_verified_webhooks_are_limited_per_provider_not_by_caller_ip() -> None:
+    """Issue 11 item 2: 150 Twitch deliveries from one address (more than the anonymous tier's 100 and
+    than the IP limit would leave) all reach the app; they count against the provider's bucket."""
+    demo = build_demo()
+    body = b'{"subscription":{"type":"channel.follow"},"event":{"user_id":"1"}}'
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    async with _client(demo.app) as client:
+        responses = [
+            await client.post(
+                "/webhook/twitch",
+                content=body,
+                headers=sign_twitch(demo.twitch_secret, body, message_id=f"m-{index}", timestamp=stamp),
+            )
+            for index in range(150)
+        ]
+        unsigned = await client.post("/webhook/twitch", content=body)
+        health = await client.get("/health")
+    assert [response.status_code for response in responses] == [200] * 150
+    assert responses[-1].headers["x-ratelimit-limit"] == WEBHOOK_RATE.split("/")[0]
+    assert int(responses[-1].headers["x-ratelimit-remaining"]) < int(WEBHOOK_RATE.split("/")[0])
+    assert (unsigned.status_code, unsigned.json()["error"]) == (401, "missing_signature")
+    assert int(health.headers["x-ratelimit-remaining"]) > 990  # webhooks never drew on the caller's IP budget
+
+
+async def test_twenty_bad_tokens_get_429_and_a_suspicious_activity_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Twenty bad tokens from one client get 401 each, then 429; the security log has suspicious_activity."""
+    demo = build_demo()
+    statuses = []
+    with caplog.at_level("INFO", logger="asgi_guard.security"):
+        async with _client(demo.app) as client:
+            for number in range(25):
+                response = await client.get("/api/v1/profile", headers={"Authorization": f"Bearer bad-{number}"})
+                statuses.append(response.status_code)
+    assert statuses == [401] * 20 + [429] * 5
+    assert response.headers["retry-after"]
+    lines = [record.getMessage() for record in caplog.records if '"suspicious_activity"' in record.getMessage()]
+    assert [msgspec.json.decode(line)["reason"] for line in lines] == ["credential_stuffing", "repeated_failures"]
+    assert demo.extra["abuse_actions"][0].startswith("suspicious_activity credential_stuffing (5 in 600s")
+
+
+async def test_the_hook_revokes_a_leaked_token_family(capsys: pytest.CaptureFixture[str]) -> None:
+    """A token used from ten addresses trips leaked_credential; the demo's hook revokes it and says so."""
+    demo = build_demo()
+    headers = {"Authorization": f"Bearer {demo.user_token}"}
+    for number in range(10):
+        transport = httpx.ASGITransport(app=demo.app, client=(f"198.51.100.{number}", 5000))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            response = await client.get("/api/v1/profile", headers=headers)
+        assert response.status_code == 200
+    assert "suspicious_activity leaked_credential (10 in 600s" in capsys.readouterr().out
+    async with _client(demo.app) as client:
+        response = await client.get("/api/v1/profile", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "token_revoked"

@@ -17,7 +17,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import asgi_guard
 from asgi_guard import *  # noqa: F403
-from examples.community_api import build_demo
+from asgi_guard.demo import build_demo
 build_demo()
 try:
     asgi_guard.permission_guard

@@ -141,6 +141,14 @@ class APIKeyStore(Protocol):
         ...
 
 
+class ListableAPIKeyStore(APIKeyStore, Protocol):
+    """A store that can also list every record (the CLI's ``keys list``; never the request path)."""
+
+    async def list(self) -> list[APIKeyRecord]:
+        """Every record, oldest first."""
+        ...
+
+
 class MemoryAPIKeyStore:
     """An in-process store (tests, single-process deployments, the demo)."""
 
@@ -168,12 +176,16 @@ class MemoryAPIKeyStore:
             if record is not None:
                 self._records[key_hash] = msgspec.structs.replace(record, last_used_at=when)
 
+    async def list(self) -> list[APIKeyRecord]:
+        return sorted(self._records.values(), key=lambda record: (record.created_at, record.key_hash))
+
 
 __all__ = (
     "KEY_ROLES",
     "PREFIX_PATTERN",
     "APIKeyRecord",
     "APIKeyStore",
+    "ListableAPIKeyStore",
     "MemoryAPIKeyStore",
     "create_api_key",
     "hash_api_key",

@@ -7,6 +7,7 @@ than it could fill the cache anyway), and revocation is checked on every request
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
@@ -36,14 +37,16 @@ class VerificationCache(Generic[T]):
         if entry is None:
             return None
         value, expires_at = entry
-        if now >= expires_at:
+        if not now < expires_at:  # written so that a NaN expiry counts as expired
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
         return value
 
     def put(self, token: str, value: T, expires_at: float) -> None:
-        """Cache ``value`` until ``expires_at`` (epoch seconds)."""
+        """Cache ``value`` until ``expires_at`` (epoch seconds); a non-finite expiry is not cached at all."""
+        if not math.isfinite(expires_at):
+            return
         self._entries[token] = (value, expires_at)
         self._entries.move_to_end(token)
         while len(self._entries) > self.max_entries:

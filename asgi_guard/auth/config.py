@@ -12,6 +12,8 @@ from asgi_guard.auth.api_keys import PREFIX_PATTERN
 from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.rbac.roles import RoleHierarchy
+from asgi_guard.sessions.cookies import SessionCookies
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -94,6 +96,10 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     Attributes:
         api_key: API-key authentication, or ``None``.
         jwt: JWT authentication, or ``None``.
+        session: also read the access JWT from a session cookie (verified like a bearer token by
+            ``jwt``). A request carrying both the cookie and an ``Authorization``/API-key header is
+            refused (400 ``ambiguous_credentials``); the principal is marked ``ambient`` (method
+            ``session``) so the CSRF layer checks its unsafe requests.
         authenticators: async callables ``(scope) -> Principal | None`` tried after the built-in
             ones (``None``: not my credential; raise ``GuardError`` to refuse).
         exclude: path templates where authentication does not run at all (health checks).
@@ -101,23 +107,36 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         skip_preflight: let CORS preflight requests (``OPTIONS`` with
             ``Origin`` and ``Access-Control-Request-Method``) through unauthenticated.
         error_format: ``json`` or ``problem`` (RFC 9457).
-        populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop).
+        populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop):
+            ``scope["auth"].scopes`` answers ``in`` for every permission the principal's roles and direct
+            permissions grant (wildcards understood) and for ``authenticated``, so Starlette's
+            ``@requires`` works with authentication alone. RBAC, when in the stack, replaces it with
+            its own hierarchy's grants plus the request's community roles.
+        roles: the role hierarchy ``scope["auth"]`` expands roles with (``None``: the default
+            admin > community_owner > moderator > user hierarchy).
         clock: time source (``None``: the system clock).
     """
 
     api_key: APIKeyAuth | None = None
     jwt: JWTAuth | None = None
+    session: SessionCookies | None = None
     authenticators: tuple[Callable[[Scope], Awaitable[Principal | None]], ...] = ()
     exclude: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     skip_preflight: bool = True
     error_format: Literal["json", "problem"] = "json"
     populate_scope_user: bool = True
+    roles: RoleHierarchy | None = None
     clock: Any = None
 
     def __post_init__(self) -> None:
         if self.api_key is None and self.jwt is None and not self.authenticators:
             raise ConfigurationError.expected("at least one authenticator", "none", "AuthConfig")
+        if self.session is not None:
+            if not isinstance(self.session, SessionCookies):
+                raise ConfigurationError.expected("a SessionCookies", type(self.session).__name__, "AuthConfig.session")
+            if self.jwt is None:
+                raise ConfigurationError.expected("jwt=JWTAuth(...) to verify the cookie", None, "AuthConfig.session")
         for index, authenticator in enumerate(self.authenticators):
             if not callable(authenticator):
                 raise ConfigurationError.expected(
@@ -130,6 +149,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 Template(template)  # raises ConfigurationError for a bad template
         if self.error_format not in ("json", "problem"):
             raise ConfigurationError.expected("'json' or 'problem'", self.error_format, "AuthConfig.error_format")
+        if self.roles is not None and not isinstance(self.roles, RoleHierarchy):
+            raise ConfigurationError.expected("a `RoleHierarchy`", type(self.roles).__name__, "AuthConfig.roles")
 
     def guard_layer(self) -> Layer:
         def build(app: ASGIApp) -> ASGIApp:

@@ -1,7 +1,9 @@
 """JWT signing keys with rotation: the newest active key signs, older keys verify until their grace ends.
 
 Each key pins its own algorithm (RFC 8725 §2.1: never take the algorithm from the token), the
-``kid`` header only ever selects a key from a dictionary (never a path or a query), and header
+``kid`` header only ever selects a key from a dictionary (never a path or a query), a token without
+``kid`` is verified by the ring's designated default key alone (never by trying every key: which
+key a token names must not depend on which one happens to verify), and header
 parameters that would let the token bring its own key (``jwk``, ``jku``, ``x5u``, ``x5c``) or
 change how it is processed (``crit``, ``b64``) are refused outright.
 """
@@ -72,14 +74,17 @@ class KeyRing:
     Args:
         keys: the keys; kids must be unique.
         grace: seconds a retired key keeps verifying after ``retire_after`` (default 7 days).
+        default_kid: the key that verifies tokens carrying no ``kid`` header (tokens issued before
+            the ring existed, such as an existing deployment's own); ``None`` (default) refuses them.
+            Only verification uses it: tokens the ring signs always name their key.
 
     Raises:
-        ConfigurationError: no keys, duplicate kids, or a negative grace.
+        ConfigurationError: no keys, duplicate kids, a negative grace, or an unknown ``default_kid``.
     """
 
-    __slots__ = ("_by_kid", "_newest_first", "grace")
+    __slots__ = ("_by_kid", "_newest_first", "default", "grace")
 
-    def __init__(self, keys: Iterable[JWTKey], *, grace: float = DEFAULT_GRACE) -> None:
+    def __init__(self, keys: Iterable[JWTKey], *, grace: float = DEFAULT_GRACE, default_kid: str | None = None) -> None:
         ordered = sorted(keys, key=lambda key: key.active_from, reverse=True)
         if not ordered:
             raise ConfigurationError.expected("at least one key", [], "KeyRing.keys")
@@ -90,15 +95,23 @@ class KeyRing:
             by_kid[key.kid] = key
         if grace < 0:
             raise ConfigurationError.expected("a grace >= 0", grace, "KeyRing.grace")
+        if default_kid is not None and default_kid not in by_kid:
+            raise ConfigurationError.expected(
+                f"one of the ring's kids {sorted(by_kid)}", default_kid, "KeyRing.default_kid"
+            )
+        self.default: JWTKey | None = None if default_kid is None else by_kid[default_kid]
         self._by_kid = by_kid
         self._newest_first = tuple(ordered)
         self.grace = grace
 
     @classmethod
-    def single(cls, secret: bytes | str, *, kid: str = "default", algorithm: str = "HS256") -> KeyRing:
-        """A ring of one key that never retires."""
+    def single(
+        cls, secret: bytes | str, *, kid: str = "default", algorithm: str = "HS256", accept_without_kid: bool = False
+    ) -> KeyRing:
+        """A ring of one key that never retires; with ``accept_without_kid`` it is also the default key
+        (tokens without a ``kid`` header, as an existing deployment issued them, verify against it)."""
         raw = secret.encode() if isinstance(secret, str) else secret
-        return cls([JWTKey(kid=kid, secret=raw, algorithm=algorithm)])
+        return cls([JWTKey(kid=kid, secret=raw, algorithm=algorithm)], default_kid=kid if accept_without_kid else None)
 
     def signing_key(self, now: float) -> JWTKey:
         """The newest key active at ``now``.
@@ -114,17 +127,25 @@ class KeyRing:
     def verification_key(self, header: dict[str, Any], now: float) -> JWTKey:
         """The key for a token's (unverified) header, after refusing dangerous headers.
 
+        A header without ``kid`` selects the default key, if the ring has one; a ``kid`` the ring does
+        not know is refused, never retried with the default.
+
         Raises:
-            GuardError: ``invalid_token`` for an unknown or out-of-window kid, a forbidden header,
-                or an algorithm other than the key's own.
+            GuardError: ``invalid_token`` for an unknown or out-of-window kid, a missing kid on a ring
+                without a default key, a forbidden header, or an algorithm other than the key's own.
         """
         forbidden = FORBIDDEN_HEADERS.intersection(header)
         if forbidden:
             raise GuardError(ErrorCode.INVALID_TOKEN, f"forbidden_header:{sorted(forbidden)[0]}")
-        kid = header.get("kid")
-        key = self._by_kid.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise GuardError(ErrorCode.INVALID_TOKEN, "unknown_kid")
+        if "kid" not in header:
+            key = self.default
+            if key is None:
+                raise GuardError(ErrorCode.INVALID_TOKEN, "missing_kid_and_no_default_key")
+        else:
+            kid = header["kid"]
+            key = self._by_kid.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise GuardError(ErrorCode.INVALID_TOKEN, "unknown_kid")
         if header.get("alg") != key.algorithm:
             raise GuardError(ErrorCode.INVALID_TOKEN, "algorithm_not_allowed")
         if now < key.active_from or (key.retire_after is not None and now >= key.retire_after + self.grace):
@@ -150,7 +171,8 @@ class KeyRing:
         return payload
 
     def __repr__(self) -> str:
-        return f"KeyRing(kids={list(self._by_kid)!r}, grace={self.grace!r})"
+        default = None if self.default is None else self.default.kid
+        return f"KeyRing(kids={list(self._by_kid)!r}, grace={self.grace!r}, default_kid={default!r})"
 
 
 def unverified_header(token: str) -> dict[str, Any]:

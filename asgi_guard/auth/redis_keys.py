@@ -89,6 +89,17 @@ class RedisAPIKeyStore:
                 pipe.eval(_TOUCH, 1, self._prefix + key_hash, repr(when))
             await pipe.execute()
 
+    async def list(self) -> list[APIKeyRecord]:
+        """Every record, oldest first (a SCAN: for the CLI, never the request path)."""
+        start = len(self._prefix)
+        records = []
+        async for name in self._client.scan_iter(match=self._prefix + "*", count=1000):
+            raw = await self._client.hgetall(name)
+            if raw:
+                key = name.decode() if isinstance(name, bytes) else name
+                records.append(_from_hash(key[start:], raw))
+        return sorted(records, key=lambda record: (record.created_at, record.key_hash))
+
 
 _TOUCH: Final = (resources.files("asgi_guard.auth") / "touch_last_used.lua").read_text(encoding="utf-8")
 

@@ -1,13 +1,20 @@
 """JWT verification: pinned key and algorithm, required claims, time checks on the injected clock.
 
-PyJWT checks the signature, the presence of the required claims (``sub``, ``exp``, ``iat``, ``jti``,
-``type``), ``iss``/``aud`` when configured and the types of ``sub``/``jti``. The time claims are
+PyJWT checks the signature, the presence of the required claims (``sub``, ``exp``, ``iat``, ``type``),
+``iss``/``aud`` when configured and the types of ``sub``/``jti``. ``jti`` is optional: tokens we issue
+carry one, an existing deployment's may not; a token without one is identified (for revocation and
+logout) by the SHA-256 of its signed part, so the raw token is never stored. The signed part, not the
+whole string: base64url leaves spare bits in the last character of the signature, so one token has
+several spellings that verify, and a revocation keyed on one spelling must refuse them all. The time claims are
 checked here against :class:`~asgi_guard.clock.Clock` (so tests and caches agree on "now"), strictly
-numeric: a string or boolean ``exp`` is refused, never coerced.
+numeric: a string or boolean ``exp`` is refused, never coerced, and so is a non-finite or absurd one
+(Python's JSON decoder reads ``NaN``, ``Infinity`` and ``1e400``; ``NaN`` compares false with
+everything, so it would pass every time check and keep a cache entry alive for ever).
 """
 
 from __future__ import annotations
 
+import hashlib
 from time import time as _time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -17,40 +24,46 @@ from asgi_guard.auth.cache import VerificationCache
 from asgi_guard.auth.keyring import unverified_header
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ErrorCode, GuardError
-from asgi_guard.principal import PermissionSet, Principal
+from asgi_guard.principal import Principal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from asgi_guard.auth.keyring import KeyRing
 
-REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "jti", "type")
+REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "type")
+DIGEST_ID_PREFIX: Final = "sha256:"
+"""How the id of a token without ``jti`` starts (no ``jti`` we issue contains a colon)."""
+MAX_TIME: Final = 253_402_300_799
+"""The largest time claim accepted: 9999-12-31T23:59:59Z (time claims are NumericDate, RFC 7519 §2)."""
 TOKEN_TYPES: Final = frozenset({"access", "refresh"})
 
 
 class VerifiedToken:
     """A verified token: its claims and the principal it authenticates."""
 
-    __slots__ = ("claims", "expires_at", "family", "permissions", "principal", "revocation_ids", "token_id", "type")
+    __slots__ = ("claims", "expires_at", "family", "principal", "revocation_ids", "token_id", "type")
 
     def __init__(self, claims: Mapping[str, Any], principal: Principal) -> None:
         self.claims = claims
         self.principal = principal
-        self.token_id: str = claims["jti"]
+        self.token_id: str = principal.token_id or ""
         self.family: str | None = claims.get("fam")
         self.type: str = claims["type"]
         self.expires_at: float = float(claims["exp"])
         # The ids whose revocation refuses this token (its own jti and its refresh family); built once,
         # since a cached token is checked against the revocation store on every request.
         self.revocation_ids: tuple[str, ...] = (self.token_id,) if self.family is None else (self.token_id, self.family)
-        # The read-only view of the direct permissions ``scope["auth"]`` wraps: built once per cached token.
-        self.permissions = PermissionSet(principal.permissions)
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
+    """A time claim as seconds: an int or a finite float in ``[0, MAX_TIME]``, nothing else."""
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise GuardError(ErrorCode.INVALID_TOKEN, f"non_numeric_{name}")
+    # The comparison is false for NaN, so NaN is refused here as well as infinities and huge ints.
+    if not 0 <= value <= MAX_TIME:
+        raise GuardError(ErrorCode.INVALID_TOKEN, f"out_of_range_{name}")
     return float(value)
 
 
@@ -73,8 +86,18 @@ def _communities(value: Any) -> dict[str, frozenset[str]]:
     raise GuardError(ErrorCode.INVALID_TOKEN, "bad_claim:communities")
 
 
-def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
-    """The principal a verified access token stands for."""
+def token_id_of(token: str, claims: Mapping[str, Any]) -> str:
+    """The id revocation keys on: the ``jti``, or ``sha256:<hex>`` of the token's signed part
+    (``header.payload``, fixed by the signature; the signature's own spelling is not) when it has none."""
+    jti = claims.get("jti")
+    if isinstance(jti, str):
+        return jti
+    signed = token.rpartition(".")[0]
+    return DIGEST_ID_PREFIX + hashlib.sha256(signed.encode("ascii")).hexdigest()
+
+
+def principal_from_claims(claims: Mapping[str, Any], token_id: str | None = None) -> Principal:
+    """The principal a verified access token stands for (``token_id``: default the ``jti``)."""
     username = claims.get("username")
     return Principal(
         claims["sub"],
@@ -83,7 +106,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         permissions=_strings(claims.get("permissions"), "permissions"),
         communities=_communities(claims.get("communities")),
         method="jwt",
-        token_id=claims["jti"],
+        token_id=claims.get("jti") if token_id is None else token_id,
         expires_at=float(claims["exp"]),
         claims=claims,
     )
@@ -157,22 +180,24 @@ class JWTVerifier:
             raise GuardError(ErrorCode.INVALID_TOKEN, f"missing_claim:{exc.claim}") from exc
         except jwt.PyJWTError as exc:
             raise GuardError(ErrorCode.INVALID_TOKEN, type(exc).__name__) from exc
+        # Every time claim is read (and so range-checked) before any is compared.
         exp = _number(claims, "exp")
         iat = _number(claims, "iat")
+        nbf = _number(claims, "nbf") if "nbf" in claims else None
         if exp <= now - self._leeway:
             raise GuardError(ErrorCode.TOKEN_EXPIRED, "expired")
         if iat > now + self._leeway:
             raise GuardError(ErrorCode.INVALID_TOKEN, "issued_in_future")
-        if "nbf" in claims and _number(claims, "nbf") > now + self._leeway:
+        if nbf is not None and nbf > now + self._leeway:
             raise GuardError(ErrorCode.INVALID_TOKEN, "not_yet_valid")
         if claims["type"] not in TOKEN_TYPES:
             raise GuardError(ErrorCode.INVALID_TOKEN, "unknown_token_type")
-        if not claims["sub"] or not claims["jti"]:
+        if not claims["sub"] or claims.get("jti") == "":
             raise GuardError(ErrorCode.INVALID_TOKEN, "empty_sub_or_jti")
         family = claims.get("fam")
         if family is not None and not isinstance(family, str):
             raise GuardError(ErrorCode.INVALID_TOKEN, "bad_claim:fam")
-        verified = VerifiedToken(claims, principal_from_claims(claims))
+        verified = VerifiedToken(claims, principal_from_claims(claims, token_id_of(token, claims)))
         if self._cache is not None:
             until = self.keyring.verify_until(key)
             expires = exp + self._leeway if until is None else min(exp + self._leeway, until)
@@ -180,4 +205,12 @@ class JWTVerifier:
         return verified
 
 
-__all__ = ("REQUIRED_CLAIMS", "JWTVerifier", "VerifiedToken", "principal_from_claims")
+__all__ = (
+    "DIGEST_ID_PREFIX",
+    "MAX_TIME",
+    "REQUIRED_CLAIMS",
+    "JWTVerifier",
+    "VerifiedToken",
+    "principal_from_claims",
+    "token_id_of",
+)

@@ -30,9 +30,9 @@ class EventSink(Protocol):
 class LoggingSink:
     """One JSON line per event on the ``asgi_guard.security`` logger.
 
-    Denials log at WARNING, everything else at INFO; the JSON is only encoded when the logger would
-    emit. JSON escaping turns CR/LF and other control characters into ``\\n`` etc., so client values
-    cannot forge log lines.
+    Denials, errors and alerts (suspicious activity) log at WARNING, the rest at INFO; the JSON is
+    only encoded when the logger would emit. JSON escaping turns CR/LF and other control characters
+    into ``\\n`` etc., so client values cannot forge log lines.
     """
 
     __slots__ = ("_encode", "_logger")
@@ -42,7 +42,7 @@ class LoggingSink:
         self._encode = msgspec.json.Encoder().encode
 
     def __call__(self, event: SecurityEvent) -> None:
-        level = logging.WARNING if event.result in ("deny", "error") else logging.INFO
+        level = logging.WARNING if event.result in ("deny", "error", "alert") else logging.INFO
         if self._logger.isEnabledFor(level):
             self._logger.log(level, "%s", self._encode(event).decode())
 

@@ -122,6 +122,11 @@ class RedisRateLimitBackend:
         return backend
 
     @property
+    def client(self) -> Redis | RedisCluster:
+        """The client given at construction (other state kept beside the buckets uses it too)."""
+        return self._client
+
+    @property
     def connected(self) -> bool:
         """:meth:`warm` succeeded at least once."""
         return self._connected

@@ -100,7 +100,7 @@ def test_key_not_yet_active_does_not_verify() -> None:
         ({"alg": "HS256", "kid": "a", "x5c": ["MIIB"]}, "forbidden_header:x5c"),
         ({"alg": "HS256", "kid": "a", "crit": ["exp"]}, "forbidden_header:crit"),
         ({"alg": "HS256", "kid": "a", "b64": False}, "forbidden_header:b64"),
-        ({"alg": "HS256"}, "unknown_kid"),
+        ({"alg": "HS256"}, "missing_kid_and_no_default_key"),
         ({"alg": "HS256", "kid": "../../etc/passwd"}, "unknown_kid"),
         ({"alg": "HS256", "kid": "a' OR '1'='1"}, "unknown_kid"),
         ({"alg": "HS256", "kid": ["a"]}, "unknown_kid"),

@@ -48,7 +48,7 @@ ATTACKS: list[tuple[str, str, str]] = [
     ("kid_path_injection", sign(claims(), headers={"kid": "../../../../dev/null"}), "unknown_kid"),
     ("kid_sql_injection", sign(claims(), headers={"kid": "k1' UNION SELECT 'x"}), "unknown_kid"),
     ("kid_not_string", _raw_sign({"alg": "HS256", "kid": 1}, claims()), "malformed_header"),
-    ("no_kid", _raw_sign({"alg": "HS256"}, claims()), "unknown_kid"),
+    ("no_kid", _raw_sign({"alg": "HS256"}, claims()), "missing_kid_and_no_default_key"),
     (
         "unknown_crit",
         _raw_sign({"alg": "HS256", "kid": "k1", "crit": ["urn:x"], "urn:x": 1}, claims()),
@@ -84,7 +84,7 @@ CLAIM_CASES: list[tuple[str, dict[str, Any], ErrorCode, str]] = [
     ("missing_exp", claims(exp=None), ErrorCode.INVALID_TOKEN, "missing_claim:exp"),
     ("missing_sub", claims(sub=None), ErrorCode.INVALID_TOKEN, "missing_claim:sub"),
     ("missing_iat", claims(iat=None), ErrorCode.INVALID_TOKEN, "missing_claim:iat"),
-    ("missing_jti", claims(jti=None), ErrorCode.INVALID_TOKEN, "missing_claim:jti"),
+    ("empty_jti", claims(jti=""), ErrorCode.INVALID_TOKEN, "empty_sub_or_jti"),
     ("missing_type", claims(type=None), ErrorCode.INVALID_TOKEN, "missing_claim:type"),
     ("string_exp", claims(exp="9999999999"), ErrorCode.INVALID_TOKEN, "non_numeric_exp"),
     ("bool_exp", claims(exp=True), ErrorCode.INVALID_TOKEN, "non_numeric_exp"),

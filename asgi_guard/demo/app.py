@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_guard import get_context, get_principal, guard
+from asgi_guard.abuse import AbuseConfig, SuspiciousActivity, failure_limits
 from asgi_guard.auth import (
     APIKeyAuth,
     APIKeyRecord,
@@ -44,7 +45,15 @@ from asgi_guard.ratelimit import (
 )
 from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
 from asgi_guard.tenancy import TenancyConfig
-from asgi_guard.webhooks import GenericHMAC, RedisReplayStore, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks import (
+    WEBHOOK_KEY,
+    GenericHMAC,
+    RedisReplayStore,
+    TwitchEventSub,
+    VerifiedWebhook,
+    WebhookConfig,
+    get_webhook,
+)
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
 if TYPE_CHECKING:
@@ -62,7 +71,7 @@ ROLES = DEFAULT_ROLES.with_roles(
 
 POLICIES = (
     RoutePolicy(path="/health", public=True),
-    RoutePolicy(path="/webhook/{provider}", public=True),
+    RoutePolicy(path="/webhook/{provider}", public=True),  # signed, not authenticated: WebhookConfig checks it
     RoutePolicy(path="/api/v1/profile", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(
         path="/api/v1/communities/{community_id}/moderation", methods=("POST",), permissions=("community:moderate",)
@@ -74,6 +83,17 @@ POLICIES = (
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
+WEBHOOK_ROUTE = "/webhook/{provider}"
+WEBHOOK_RATE = "3000/minute"
+"""Verified deliveries per provider (whatever address they come from)."""
+API_ROUTES = ("/api/{rest:path}",)
+"""Where the per-principal tiers apply (anonymous callers there are keyed by address)."""
+
+
+def webhook_provider(scope: Any) -> str | None:
+    """The rate-limit key of a verified webhook delivery: its provider (``None`` elsewhere)."""
+    verified = scope.get(WEBHOOK_KEY)
+    return verified.provider if isinstance(verified, VerifiedWebhook) else None
 
 
 @dataclass
@@ -136,6 +156,8 @@ class Demo:
             f'-d \'{{"command":"shoutout","user_id":"twitch:9","message":"<b>hi</b> there"}}\' '
             f"{base}/api/v1/action/execute",
             f'curl -i -H "Authorization: Bearer $ADMIN_TOKEN" {base}/api/v1/admin/users',
+            f"for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} ' -H \"Authorization: Bearer bad-$i\" "
+            f"{base}/api/v1/profile; done; echo   # 401 x20, then 429 (suspicious_activity in the log)",
             generic,
             twitch,
         ]
@@ -214,6 +236,23 @@ def build_demo(redis_url: str | None = None) -> Demo:
         replay_store = None
         limiter = MemoryRateLimitBackend()
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
+    actions: list[str] = []
+
+    async def on_suspicious(activity: SuspiciousActivity) -> None:
+        # The demo's answer to a pattern: revoke the token family of the request that tripped it (its
+        # own jti when it has no family), for as long as a refresh token of it could live.
+        claims = activity.principal.claims if activity.principal is not None else {}
+        family = claims.get("fam") or claims.get("jti")
+        if family:
+            await tokens.revocation.revoke(str(family), time.time() + tokens.refresh_ttl)
+            done = f"revoked token family {family} of {activity.principal.id}"
+        else:
+            done = "no valid token presented: nothing to revoke (the failure limits slow the client down)"
+        seen = f"{activity.count} in {activity.window}s, {activity.subject}"
+        line = f"suspicious_activity {activity.pattern} ({seen}): {done}"
+        actions.append(line)
+        print(line, flush=True)
+
     admin_token = tokens.issue_access("admin-1", username="admin", roles=["admin"])
     moderator_token = tokens.issue_access(
         "mod-1", username="mod", roles=["user"], communities={COMMUNITY_ID: ["moderator"]}
@@ -239,11 +278,21 @@ def build_demo(redis_url: str | None = None) -> Demo:
     twitch_secret = secrets.token_hex(32)
 
     # IP limits run before authentication; tiers and the per-command limit after it. Both share one backend.
-    ip_limits = RateLimitConfig(stage="pre_auth", backend=limiter, limits=(Limit(name="ip", rate="1000/minute"),))
+    # Webhooks are never limited by caller IP (a provider sends from a few addresses, and a refused
+    # delivery is retried): they are exempt from the IP limit, and a verified delivery counts against
+    # one bucket per provider instead. Badly signed requests never get that far: the signature check refuses
+    # them, and the abuse layer charges those failures to the sender's address.
+    ip_limits = RateLimitConfig(
+        stage="pre_auth",
+        backend=limiter,
+        limits=(Limit(name="ip", rate="1000/minute"),),
+        exempt_paths=(WEBHOOK_ROUTE,),
+    )
     principal_limits = RateLimitConfig(
         backend=limiter,
         limits=(
-            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}),
+            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}, paths=API_ROUTES),
+            Limit(name="webhook", rate=WEBHOOK_RATE, key=webhook_provider, paths=(WEBHOOK_ROUTE,)),
             Limit(
                 name="command",
                 rate="10/minute",
@@ -273,10 +322,13 @@ def build_demo(redis_url: str | None = None) -> Demo:
             replay_store=replay_store,
         ),
         ip_limits,
+        # Failures (bad tokens, keys, signatures, 403s) drain buckets per address and per credential;
+        # suspicious patterns go to the security log and to the hook above.
+        AbuseConfig(limits=failure_limits(), backend=limiter, on_suspicious=on_suspicious),
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
-            exclude=("/health", "/webhook/{provider}"),
+            exclude=("/health", WEBHOOK_ROUTE),
         ),
         TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
         RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),
@@ -298,6 +350,7 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
+        extra={"abuse_actions": actions},
     )
 
 

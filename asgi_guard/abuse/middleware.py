@@ -1,0 +1,280 @@
+"""``AbuseMiddleware``: failure-charged limits checked before credentials, charged after failures."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from asgi_guard._responses import send_denial
+from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
+from asgi_guard.abuse.patterns import Detector
+from asgi_guard.clock import SYSTEM_CLOCK
+from asgi_guard.context import GuardContext, client_host
+from asgi_guard.errors import ErrorCode, GuardError
+from asgi_guard.events.emit import emit
+from asgi_guard.ratelimit.compiled import key_part
+from asgi_guard.ratelimit.failover import Failover
+from asgi_guard.ratelimit.gcra import Check, Outcome
+from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+from asgi_guard.ratelimit.rate import MICROS
+from asgi_guard.ratelimit.redis import RedisRateLimitBackend
+
+if TYPE_CHECKING:
+    from asgi_guard.abuse.config import AbuseConfig
+    from asgi_guard.abuse.counters import PatternStore
+    from asgi_guard.principal import Principal
+    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+
+TRUSTED_LIMIT: Final = 10_000
+"""Subjects remembered as known good, per process (least recently used dropped first)."""
+
+
+class _Bucket(NamedTuple):
+    """One failure limit applied to one request: the key, and the two checks on it.
+
+    ``peek`` asks "would one more failure fit?" without taking anything: a bucket of ``burst``
+    refuses a failure exactly when a bucket of ``burst - 1`` refuses a request of cost 0, and a cost
+    of 0 stores nothing new. ``charge`` takes one token.
+    """
+
+    name: str
+    peek: Check
+    charge: Check
+
+
+class AbuseMiddleware:
+    """Refuses (429, ``Retry-After``) a client or credential whose failure bucket is empty, before
+    any credential is checked; after the response, charges failures and watches for patterns.
+
+    Keys are the failing client (its address, the fingerprint of the credential it presented) and,
+    after authentication, the principal: never a targeted account alone, so nobody can lock a user
+    out by failing in their name from elsewhere. Websocket handshakes are treated like requests;
+    lifespan passes through.
+    """
+
+    __slots__ = (
+        "_credential_headers",
+        "_detector",
+        "_failover",
+        "_failures",
+        "_fmt",
+        "_limits",
+        "_shadow",
+        "_statuses",
+        "_trust_for",
+        "_trusted",
+        "app",
+        "config",
+    )
+
+    def __init__(self, app: ASGIApp, config: AbuseConfig) -> None:
+        self.app = app
+        self.config = config
+        clock = config.clock if config.clock is not None else SYSTEM_CLOCK
+        backend = config.backend if config.backend is not None else MemoryRateLimitBackend(clock=clock)
+        self._failover = Failover(
+            backend,
+            budget=config.budget,
+            threshold=config.breaker_threshold,
+            reset_after=config.breaker_reset,
+            clock=clock,
+        )
+        store: PatternStore = (
+            RedisPatternStore(backend.client)
+            if isinstance(backend, RedisRateLimitBackend)
+            else MemoryPatternStore(clock=clock)
+        )
+        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock)
+        self._limits = tuple(
+            (limit.name, limit.key, limit.parsed_rate.interval_us, limit.capacity) for limit in config.limits
+        )
+        self._failures = config.failures
+        self._statuses = config.failure_statuses
+        self._credential_headers = tuple(name.encode() for name in config.credential_headers)
+        self._shadow = config.shadow
+        self._fmt = config.error_format
+        self._trust_for = config.trust_success_for
+        self._trusted: OrderedDict[str, float] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        ctx = GuardContext.from_scope(scope)
+        ip = ctx.client_ip or client_host(scope) or "unknown"
+        credential = self._credential(scope)
+        principal = ctx.principal
+        subjects = [f"ip:{ip}"]
+        if credential:
+            subjects.append(f"c:{credential}")
+        if principal is not None:
+            subjects.append(f"u:{principal.id}")
+        buckets = self._buckets(ip, credential, principal)
+        if buckets and not self._all_trusted(subjects) and not await self._admitted(scope, send, buckets):
+            return
+
+        status = [0]
+
+        async def send_recording_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_recording_status)
+        denial = ctx.denial
+        code = denial.value if denial is not None else None
+        failed = code in self._failures if code is not None else status[0] in self._statuses
+        principal = ctx.principal
+        if failed:
+            for subject in subjects:
+                self._trusted.pop(subject, None)
+            await self._failed(scope, buckets, code, ip, credential, principal, _provider(ctx))
+        elif 0 < status[0] < 400 or (kind == "websocket" and code is None):
+            self._trust(subjects)
+            if principal is not None and credential:
+                found = self._detector.on_accepted(ip, credential)
+                if found:
+                    await self._observe(scope, found, ip, credential, principal)
+
+    def _credential(self, scope: Scope) -> str:
+        """SHA-256 fingerprint of the presented credential (its scheme dropped), ``""`` without one."""
+        for name, value in scope.get("headers") or ():
+            if name in self._credential_headers and value:
+                _, _, token = value.strip().rpartition(b" ")
+                return hashlib.sha256(token).hexdigest()[:32]
+        return ""
+
+    def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:
+        buckets: list[_Bucket] = []
+        prefix = self.config.prefix
+        for name, key, interval, burst in self._limits:
+            if key == "ip":
+                subject = "ip:" + key_part(ip)
+            elif key == "credential":
+                if not credential:
+                    continue
+                subject = "c:" + credential
+            else:
+                if principal is None:
+                    continue
+                subject = "u:" + key_part(principal.id)
+            storage = f"{prefix}:{{{subject}}}:{name}"
+            buckets.append(_Bucket(name, Check(storage, interval, burst - 1, 0), Check(storage, interval, burst, 1)))
+        return buckets
+
+    def _all_trusted(self, subjects: list[str]) -> bool:
+        trusted = self._trusted
+        if not trusted:
+            return False
+        now = self.config.clock.monotonic() if self.config.clock is not None else SYSTEM_CLOCK.monotonic()
+        for subject in subjects:
+            until = trusted.get(subject)
+            if until is None or until <= now:
+                return False
+        return True
+
+    def _trust(self, subjects: list[str]) -> None:
+        if not self._trust_for:
+            return
+        clock = self.config.clock if self.config.clock is not None else SYSTEM_CLOCK
+        until = clock.monotonic() + self._trust_for
+        trusted = self._trusted
+        for subject in subjects:
+            if len(subject) > 200:
+                continue
+            trusted[subject] = until
+            trusted.move_to_end(subject)
+            if len(trusted) > TRUSTED_LIMIT:
+                trusted.popitem(last=False)
+
+    async def _admitted(self, scope: Scope, send: Send, buckets: list[_Bucket]) -> bool:
+        """Whether one more failure fits every bucket; otherwise answers 429 (503 when the backend
+        failed and the fail mode is closed) and returns ``False``. Shadow mode only logs."""
+        outcome = await self._decide(scope, [bucket.peek for bucket in buckets])
+        if outcome is None:
+            retry = str(self._failover.breaker.retry_after).encode()
+            error = GuardError(
+                ErrorCode.SERVICE_UNAVAILABLE, "failure_limit_backend_unavailable", headers=((b"retry-after", retry),)
+            )
+            await send_denial(scope, send, error, fmt=self._fmt)
+            return False
+        if outcome.allowed:
+            return True
+        refused = [
+            (bucket, state)
+            for bucket, state in zip(buckets, outcome.states, strict=True)
+            if state and not state.allowed
+        ]
+        names = ",".join(bucket.name for bucket, _ in refused)
+        retry_us = max(state.retry_after_us for _, state in refused)
+        retry = b"%d" % max(1, -(-retry_us // MICROS))
+        if self._shadow:
+            emit(scope, "rate_limit_hit", "shadow", "failure_limit_exceeded", limit=names)
+            return True
+        error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "failure_limit_exceeded", headers=((b"retry-after", retry),))
+        await send_denial(scope, send, error, fmt=self._fmt, limit=names)
+        return False
+
+    async def _decide(self, scope: Scope, checks: list[Check]) -> Outcome | None:
+        """The backend's outcome, degraded per fail mode when it failed (``None``: refuse, 503)."""
+        attempt = await self._failover.check(checks)
+        for state in attempt.transitions:
+            emit(
+                scope,
+                "rate_limit_backend",
+                "error" if state == "open" else "allow",
+                f"circuit_{state}",
+                cause=attempt.failure or "recovered",
+            )
+        if attempt.outcome is not None:
+            return attempt.outcome
+        mode = self.config.fail_mode
+        if mode == "local":
+            return await self._failover.local.check(checks)
+        if mode == "open":
+            emit(scope, "rate_limit_fail_open", "allow", attempt.failure, limit="failure_limits")
+            return Outcome(True, 0, tuple(None for _ in checks))
+        return None
+
+    async def _failed(
+        self,
+        scope: Scope,
+        buckets: list[_Bucket],
+        code: str | None,
+        ip: str,
+        credential: str,
+        principal: Principal | None,
+        provider: str,
+    ) -> None:
+        """Charge every bucket (each on its own: an empty one must not spare the others) and count
+        the failure's patterns, concurrently: one round trip (the response is already sent)."""
+        work = [self._decide(scope, [bucket.charge]) for bucket in buckets]
+        found = self._detector.on_failure(code, ip, credential, principal, provider)
+        if found:
+            work.append(self._observe(scope, found, ip, credential, principal))
+        if work:
+            await asyncio.gather(*work)
+
+    async def _observe(
+        self, scope: Scope, found: list[Any], ip: str, credential: str, principal: Principal | None
+    ) -> None:
+        try:
+            await self._detector.observe(scope, found, ip, credential, principal)
+        except Exception as exc:  # the pattern store is down: the response is sent, report and go on
+            emit(scope, "backend_failure", "error", f"pattern_store_unavailable:{type(exc).__name__}")
+        return None
+
+
+def _provider(ctx: GuardContext) -> str:
+    """The webhook provider named by the request's signature failure (``""`` when none)."""
+    for event in reversed(ctx.events):
+        provider = event.extra.get("provider")
+        if provider:
+            return provider
+    return ""
+
+
+__all__ = ("TRUSTED_LIMIT", "AbuseMiddleware")

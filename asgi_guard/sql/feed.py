@@ -1,0 +1,222 @@
+"""Change feeds: how a revocation written by one instance reaches every other instance's memory.
+
+:class:`PostgresFeed` LISTENs on a dedicated asyncpg connection opened outside the pool (a listener on
+a pooled connection is lost when the connection goes back to the pool). On every (re)connection it
+LISTENs first, then asks each subscriber to resync from the tables, and only then reports healthy,
+so nothing committed in between is missed. A terminated backend, a failed keep-alive or a closed
+socket marks the feed unhealthy at once; subscribers then stop trusting their caches until the
+feed is back.
+
+:class:`LocalFeed` serves SQLite, which has no notifications: it is for one process (the embedded
+default). Changes made through the process's own stores apply to its memory immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+_log: Final = logging.getLogger("asgi_guard.sql")
+
+
+class FeedSubscriber(Protocol):
+    """What a store gives the feed: a handler for each change, a resync, and a loss signal."""
+
+    def on_change(self, payload: str) -> None:
+        """Apply one change notification (its payload)."""
+        ...
+
+    async def resync(self) -> None:
+        """Reload state from the tables (the feed has just (re)connected)."""
+        ...
+
+    def on_loss(self) -> None:
+        """The feed was lost: stop trusting what was learnt from it."""
+        ...
+
+
+class ChangeFeed(Protocol):
+    """A feed of change notifications (see the module docstring)."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether every change committed so far has reached the subscribers."""
+        ...
+
+    @property
+    def cross_process(self) -> bool:
+        """Whether changes made by other processes arrive through this feed."""
+        ...
+
+    def subscribe(self, subscriber: FeedSubscriber) -> None:
+        """Register a subscriber (before :meth:`start`, or it is resynced on the next connection)."""
+        ...
+
+    async def start(self, timeout: float = 2.0) -> None:
+        """Start (idempotent); waits up to ``timeout`` for the first healthy state."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop."""
+        ...
+
+
+class LocalFeed:
+    """The single-process feed of SQLite: always healthy once started; only local changes exist."""
+
+    __slots__ = ("_started", "_subscribers")
+
+    cross_process: Final = False
+
+    def __init__(self) -> None:
+        self._subscribers: list[FeedSubscriber] = []
+        self._started = False
+
+    @property
+    def healthy(self) -> bool:
+        return self._started
+
+    def subscribe(self, subscriber: FeedSubscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def start(self, timeout: float = 2.0) -> None:
+        if not self._started:
+            for subscriber in self._subscribers:
+                await subscriber.resync()
+            self._started = True
+
+    async def aclose(self) -> None:
+        self._started = False
+
+
+class PostgresFeed:
+    """LISTEN/NOTIFY on one dedicated, unpooled asyncpg connection.
+
+    Args:
+        url: the database URL (asyncpg driver).
+        ssl_option: asyncpg's ``ssl`` argument (see :func:`asgi_guard.sql.database.tls_context`).
+        channel: the notification channel.
+        timeout: seconds to connect, and for each keep-alive query.
+        reconnect_delay: first pause before reconnecting (doubles up to 2 s).
+        keepalive: seconds between keep-alive queries (they catch a silently dead connection).
+    """
+
+    __slots__ = (
+        "_changed",
+        "_connect_args",
+        "_healthy",
+        "_subscribers",
+        "_task",
+        "channel",
+        "keepalive",
+        "reconnect_delay",
+        "timeout",
+    )
+
+    cross_process: Final = True
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        ssl_option: Any,
+        channel: str,
+        timeout: float = 5.0,
+        reconnect_delay: float = 0.05,
+        keepalive: float = 5.0,
+    ) -> None:
+        self._connect_args: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "database": url.database,
+            "ssl": ssl_option,
+            "timeout": timeout,
+        }
+        self.channel = channel
+        self.timeout = timeout
+        self.reconnect_delay = reconnect_delay
+        self.keepalive = keepalive
+        self._subscribers: list[FeedSubscriber] = []
+        self._healthy = False
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def subscribe(self, subscriber: FeedSubscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def start(self, timeout: float = 2.0) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="asgi_guard-sql-feed")
+        await self.wait_for_state(healthy=True, timeout=timeout)
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # waits without re-raising the task's CancelledError
+        await self._set_healthy(False)
+
+    async def wait_for_state(self, *, healthy: bool, timeout: float) -> bool:
+        """Wait until the feed is (or is not) healthy; ``False`` on timeout. For readiness probes and tests."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self._healthy is healthy), timeout)
+            return self._healthy is healthy
+
+    async def _set_healthy(self, value: bool) -> None:
+        if not value and self._healthy:
+            for subscriber in self._subscribers:
+                subscriber.on_loss()
+        async with self._changed:
+            self._healthy = value
+            self._changed.notify_all()
+
+    def _dispatch(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        for subscriber in self._subscribers:
+            subscriber.on_change(payload)
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        while True:
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(**self._connect_args)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+                await connection.add_listener(self.channel, self._dispatch)
+                for subscriber in self._subscribers:  # after LISTEN: nothing committed since is missed
+                    await subscriber.resync()
+                await self._set_healthy(True)
+                delay = self.reconnect_delay
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self.keepalive)
+                    if not lost.is_set():
+                        await connection.fetchval("SELECT 1", timeout=self.timeout)
+                raise ConnectionError("listener connection terminated")
+            except Exception as exc:  # any failure (network, server, resync): unhealthy, then reconnect
+                if self._healthy:
+                    _log.warning("SQL change feed lost (%s); checks fall back until it is back", type(exc).__name__)
+                await self._set_healthy(False)
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+__all__ = ("ChangeFeed", "FeedSubscriber", "LocalFeed", "PostgresFeed")

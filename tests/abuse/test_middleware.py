@@ -1,0 +1,229 @@
+"""Failure-charged limits end to end (memory, Redis, Cluster): exact thresholds, lock-out, shadow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asgi_guard import guard
+from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, failure_limits
+from asgi_guard.context import get_context
+from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
+from asgi_guard.ratelimit.redis import RedisRateLimitBackend
+from asgi_guard.tenancy import TenancyConfig
+from asgi_guard.testing import FakeClock, MessageRecorder, call, make_scope
+from tests.abuse.conftest import NOW, App, Backend, auth_config, token
+
+pytestmark = pytest.mark.anyio
+
+QUIET = Patterns(
+    repeated_failures=None, credential_stuffing=None, leaked_credential=None, tenant_probing=None, signature_burst=None
+)
+
+
+def stack(backend: Any, clock: FakeClock, app: App | None = None, **options: Any) -> Any:
+    options.setdefault("limits", (FailureLimit(name="ip", rate="5/10minutes", key="ip"),))
+    options.setdefault("patterns", QUIET)
+    abuse = AbuseConfig(backend=backend, clock=clock, **options)
+    return guard(app or App(), abuse, auth_config(clock))
+
+
+async def hit(app: Any, ip: str = "10.0.0.1", credential: str | None = "bad", path: str = "/x") -> MessageRecorder:
+    headers = {"authorization": f"Bearer {credential}"} if credential is not None else {}
+    return await call(app, make_scope(path=path, headers=headers, client=(ip, 40000)))
+
+
+def _types(recorder_scope: Any) -> list[str]:
+    return [event.type for event in get_context(recorder_scope).events]
+
+
+async def test_failures_trip_at_exactly_the_burst(backend: Backend) -> None:
+    """Five bad tokens get 401; the sixth is refused 429 with Retry-After before the token is checked."""
+    app = stack(backend.backend, backend.clock)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad-6"}, client=("10.0.0.1", 1))
+    refused = await call(app, scope)
+    assert refused.status == 429
+    assert refused.json()["error"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 120
+    assert _types(scope) == ["rate_limit_hit"]  # no authn_failure: authentication never ran
+    assert get_context(scope).events[0].extra["limit"] == "ip"
+
+
+async def test_a_success_is_never_charged(backend: Backend) -> None:
+    """Any number of successes leave the whole failure allowance to failures."""
+    inner = App()
+    app = stack(backend.backend, backend.clock, inner)
+    good = token()
+    for _ in range(30):
+        assert (await hit(app, credential=good)).status == 200
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    assert (await hit(app, credential="bad-6")).status == 429
+    assert inner.calls == 30
+
+
+async def test_an_attacker_cannot_lock_out_a_victim_from_another_address(backend: Backend) -> None:
+    """The attacker's address is blocked; the victim's valid credential from elsewhere is served.
+
+    The trade-off: a limit keyed by address also refuses whoever shares it (a NAT) until it refills.
+    """
+    app = stack(backend.backend, backend.clock, limits=failure_limits(per_ip="5/10minutes"))
+    victim = token("victim")
+    for attempt in range(5):
+        assert (await hit(app, "10.6.6.6", f"guess-{attempt}")).status == 401
+    assert (await hit(app, "10.6.6.6", "guess-x")).status == 429
+    assert (await hit(app, "10.1.2.3", victim)).status == 200
+    assert (await hit(app, "10.6.6.6", victim)).status == 429  # the shared-address trade-off
+
+
+async def test_a_credential_failing_from_many_addresses_is_refused(backend: Backend) -> None:
+    """The credential key follows one presented credential across addresses (never the raw value)."""
+    app = stack(
+        backend.backend, backend.clock, limits=failure_limits(per_ip="20/10minutes", per_credential="3/10minutes")
+    )
+    for index in range(3):
+        assert (await hit(app, f"10.0.1.{index}", "stolen-but-revoked")).status == 401
+    scope = make_scope(path="/x", headers={"authorization": "Bearer stolen-but-revoked"}, client=("10.0.9.9", 1))
+    assert (await call(app, scope)).status == 429
+    assert get_context(scope).events[0].extra["limit"] == "failures_credential"
+    assert (await hit(app, "10.0.9.9", "another")).status == 401  # that address still has its own allowance
+
+
+async def test_shadow_mode_only_logs(backend: Backend) -> None:
+    """In shadow mode an empty bucket is logged (result shadow) and the request goes on to 401."""
+    app = stack(backend.backend, backend.clock, shadow=True)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad-6"}, client=("10.0.0.1", 1))
+    assert (await call(app, scope)).status == 401
+    events = [(event.type, event.result) for event in get_context(scope).events]
+    assert events[0] == ("rate_limit_hit", "shadow")
+    assert ("authn_failure", "deny") in events
+
+
+async def test_only_failures_in_the_failure_set_are_charged(backend: Backend) -> None:
+    """App 401s count (a wrong password); 404s, 500s and missing credentials do not."""
+    app = stack(backend.backend, backend.clock)
+    good = token()
+    for _ in range(10):
+        assert (await hit(app, credential=good, path="/status/404")).status == 404
+        assert (await hit(app, credential=None)).status == 401  # missing_credentials: no guess made
+    for _ in range(5):
+        assert (await hit(app, credential=good, path="/status/401")).status == 401
+    assert (await hit(app, credential=good)).status == 429
+
+
+async def test_principal_limits_after_authentication(backend: Backend) -> None:
+    """A post-auth placement keys on the principal: its 403s (tenant probing) exhaust its own bucket."""
+    clock = backend.clock
+    abuse = AbuseConfig(
+        backend=backend.backend,
+        clock=clock,
+        stage="post_auth",
+        limits=(FailureLimit(name="principal", rate="3/10minutes", key="principal"),),
+        patterns=QUIET,
+    )
+    tenancy = TenancyConfig(routes=("/c/{community_id}",))
+    app = guard(App(), abuse, auth_config(clock), tenancy)
+    member = token("prober", communities=["1"])
+    for community in range(2, 5):
+        assert (await hit(app, credential=member, path=f"/c/{community}")).status == 403
+    assert (await hit(app, credential=member, path="/c/1")).status == 429
+    assert (await hit(app, credential=token("other", communities=["1"]), path="/c/1")).status == 200
+
+
+async def test_the_bucket_refills_with_time() -> None:
+    """After one interval (10 minutes / 5) one more failure fits; not a microsecond earlier."""
+    clock = FakeClock(NOW)
+    app = stack(MemoryRateLimitBackend(clock=clock), clock)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    refused = await hit(app, credential="bad")
+    assert refused.headers["retry-after"] == "120"
+    clock.advance(119.999)
+    assert (await hit(app, credential="bad")).status == 429
+    clock.advance(0.001)
+    assert (await hit(app, credential="bad")).status == 401
+    assert (await hit(app, credential="bad")).status == 429
+
+
+class CountingBackend(MemoryRateLimitBackend):
+    """The memory backend, counting the calls the layer makes to it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.calls = 0
+
+    async def check(self, checks: Any) -> Any:
+        self.calls += 1
+        return await super().check(checks)
+
+
+async def test_known_good_clients_cost_no_backend_call() -> None:
+    """A client and credential that succeeded skip the shared pre-check until they fail (or expire)."""
+    clock = FakeClock(NOW)
+    counting = CountingBackend(clock)
+    app = stack(counting, clock, limits=failure_limits(per_ip="5/10minutes"))
+    good = token()
+    assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 1
+    for _ in range(20):
+        assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 1
+    assert (await hit(app, credential=good, path="/status/401")).status == 401
+    assert counting.calls == 1 + 2  # no pre-check (trusted), one charge per bucket
+    assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 4  # no longer trusted after a failure: checked again
+    assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 4
+    clock.advance(61)
+    assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 5  # trust expires
+
+
+@pytest.mark.parametrize(("mode", "status"), [("closed", 503), ("open", 401), ("local", 401)])
+async def test_backend_down_follows_the_fail_mode(mode: str, status: int) -> None:
+    """Redis unreachable: closed answers 503, open lets the request through, local limits in memory."""
+    clock = FakeClock(NOW)
+    dead = RedisRateLimitBackend.from_url("redis://127.0.0.1:1/0", connect_timeout=0.2)
+    app = stack(dead, clock, fail_mode=mode, budget=0.2)
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad"}, client=("10.0.0.1", 1))
+    assert (await call(app, scope)).status == status
+    await dead.aclose()
+
+
+async def test_local_fail_mode_still_limits() -> None:
+    """With Redis down and fail mode local, the in-memory fallback counts failures exactly."""
+    clock = FakeClock(NOW)
+    dead = RedisRateLimitBackend.from_url("redis://127.0.0.1:1/0", connect_timeout=0.2)
+    app = stack(dead, clock, fail_mode="local", budget=0.2, breaker_threshold=1)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    assert (await hit(app, credential="bad")).status == 429
+    await dead.aclose()
+
+
+async def test_websocket_handshakes_are_limited_and_lifespan_passes() -> None:
+    """A refused handshake is closed 1008 before accept; lifespan reaches the app untouched."""
+    clock = FakeClock(NOW)
+    inner = App()
+    app = AbuseMiddleware(
+        inner,
+        AbuseConfig(
+            backend=MemoryRateLimitBackend(clock=clock),
+            clock=clock,
+            limits=failure_limits(per_ip="1/minute"),
+            patterns=QUIET,
+        ),
+    )
+    ws = make_scope(path="/ws", type="websocket", client=("10.0.0.1", 1))
+    recorder = await call(app, ws)
+    assert recorder.messages[0]["type"] == "websocket.accept"
+    assert (await call(app, make_scope(path="/status/401", client=("10.0.0.1", 1)))).status == 401
+    refused = await call(app, make_scope(path="/ws", type="websocket", client=("10.0.0.1", 1)))
+    assert refused.messages == [{"type": "websocket.close", "code": 1008, "reason": "rate_limit_exceeded"}]
+    await call(app, {"type": "lifespan"})
+    assert inner.calls == 2
