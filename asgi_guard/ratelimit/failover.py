@@ -173,31 +173,66 @@ class Failover:
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
 
 
-async def within(budget: float, call: Awaitable[T]) -> T:
-    """``call`` under ``asyncio.timeout(budget)``, except that expiry first lets :data:`GRACE_PASSES`
-    loop passes run (what the loop already holds for this request is used, nothing new is awaited)."""
-    loop = asyncio.get_running_loop()
+LATE: Final = 0.005
+"""Seconds past its deadline a timer may fire before the delay counts as our own (a held loop)."""
+
+
+class _Deadline:
+    """The timer of :func:`within`: expiry, a fresh budget after a held loop, then grace passes."""
+
+    __slots__ = ("budget", "cap", "due", "handle", "late", "loop", "pending", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timer: asyncio.Timeout, budget: float, limit: float) -> None:
+        self.loop = loop
+        self.timer = timer
+        self.budget = budget
+        self.late = max(LATE, budget / 4)
+        now = loop.time()
+        self.due = now + budget
+        self.cap = now + max(limit, budget)
+        self.pending = True
+        self.handle = loop.call_at(self.due, self.fire)
+
+    def fire(self) -> None:
+        if not self.pending:
+            return
+        now = self.loop.time()
+        if now - self.due > self.late and now < self.cap:
+            # The loop was held past the deadline (other requests' work, a starved process): that
+            # delay is ours, not the backend's. Measure a fresh budget from now, up to the cap.
+            self.due = min(now + self.budget, self.cap)
+            self.handle = self.loop.call_at(self.due, self.fire)
+            return
+        self.grace(GRACE_PASSES)
+
+    def grace(self, passes: int) -> None:
+        if not self.pending:
+            return
+        if passes:
+            self.loop.call_soon(self.grace, passes - 1)
+        else:
+            self.timer.reschedule(self.loop.time())
+
+
+async def within(budget: float, call: Awaitable[T], limit: float | None = None) -> T:
+    """``call`` under a ``budget`` of seconds that measures the callee, not our own event loop.
+
+    When the deadline's timer runs late (the loop was held by other work), a fresh budget starts from
+    then, up to ``limit`` seconds in all (default: ten budgets); an expiry first lets
+    :data:`GRACE_PASSES` loop passes run (a reply the loop already holds is used, nothing new is awaited).
+    """
     async with asyncio.timeout(None) as timer:
-        pending = [True]
-
-        def expire(passes: int) -> None:
-            if not pending[0]:
-                return
-            if passes:
-                loop.call_soon(expire, passes - 1)
-            else:
-                timer.reschedule(loop.time())
-
-        handle = loop.call_later(budget, expire, GRACE_PASSES)
+        deadline = _Deadline(asyncio.get_running_loop(), timer, budget, budget * 10 if limit is None else limit)
         try:
             return await call
         finally:
-            pending[0] = False
-            handle.cancel()
+            deadline.pending = False
+            deadline.handle.cancel()
 
 
 __all__ = (
     "GRACE_PASSES",
+    "LATE",
     "Attempt",
     "Breaker",
     "BreakerState",

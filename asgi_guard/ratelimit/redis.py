@@ -170,7 +170,7 @@ class RedisRateLimitBackend:
         if not self._busy and len(calls) == 1:
             self._busy = True  # nothing in flight: this request's own EVALSHA, from its own task
             try:
-                reply = await within(budget, self._single(calls[0]))
+                reply = await within(budget, self._single(calls[0]), self.command_timeout)
             finally:
                 self._busy = False
                 if self._pending:
@@ -235,7 +235,7 @@ class RedisRateLimitBackend:
         live = [request for request in batch if not request.future.done()]  # callers may have gone
         budget = max((request.budget for request in live), default=0.0)
         try:
-            replies = await within(budget, self._execute(calls, "c"))
+            replies = await within(budget, self._execute(calls, "c"), self.command_timeout)
         except Exception as exc:  # Redis down, stalled past the budget, or replying with an error
             for request in live:
                 if not request.future.done():
