@@ -45,6 +45,7 @@ from asgi_guard.context import (
     get_context,
     get_principal,
 )
+from asgi_guard.csrf import CSRFConfig, CSRFMiddleware
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError, MissingGuardContext
 from asgi_guard.events import EventsConfig, EventsMiddleware, SecurityEvent
 from asgi_guard.headers import SecurityHeadersConfig, SecurityHeadersMiddleware, SecurityTxt
@@ -72,6 +73,7 @@ from asgi_guard.rbac import (
     permission_dependency,
     requires_permission,
 )
+from asgi_guard.sessions import SessionCookies
 from asgi_guard.tenancy import CachedResolver, TenancyConfig, TenancyMiddleware
 from asgi_guard.validation import (
     RouteSchema,
@@ -121,6 +123,8 @@ __all__ = (
     "AbuseMiddleware",
     "AuthConfig",
     "AuthenticationMiddleware",
+    "CSRFConfig",
+    "CSRFMiddleware",
     "CachedResolver",
     "ClientIPConfig",
     "ClientIPMiddleware",
@@ -169,6 +173,7 @@ __all__ = (
     "SecurityHeadersConfig",
     "SecurityHeadersMiddleware",
     "SecurityTxt",
+    "SessionCookies",
     "Slack",
     "StandardWebhooks",
     "Stripe",

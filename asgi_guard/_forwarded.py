@@ -52,6 +52,14 @@ def forwarded_for(value: str) -> list[str | None]:
     Elements are split on commas outside quoted strings; a malformed element, or one without
     ``for``, yields ``None`` (it stops the walk, it is never guessed at).
     """
+    return forwarded_param(value, "for")
+
+
+def forwarded_param(value: str, parameter: str) -> list[str | None]:
+    """The ``parameter`` value (``for``, ``proto``, ``host``) of each element of a ``Forwarded`` header.
+
+    A malformed element, or one without ``parameter``, yields ``None``.
+    """
     hops: list[str | None] = []
     for element in _split(value, ","):
         found: str | None = None
@@ -70,7 +78,7 @@ def forwarded_for(value: str) -> list[str | None]:
                     ok = False
                     continue
                 raw = unquoted
-            if name == "for":
+            if name == parameter:
                 ok = ok and found is None  # a repeated parameter is malformed (RFC 7239 §4)
                 found = raw
         hops.append(found if ok else None)
@@ -116,4 +124,4 @@ def _unquote(raw: str) -> str | None:
     return "".join(out)
 
 
-__all__ = ("MAX_ADDRESS", "IPAddress", "forwarded_for", "parse_address")
+__all__ = ("MAX_ADDRESS", "IPAddress", "forwarded_for", "forwarded_param", "parse_address")

@@ -52,6 +52,8 @@ EVENT_TYPE: Final[dict[ErrorCode, str]] = {
     ErrorCode.INSUFFICIENT_PERMISSIONS: "authz_denied",
     ErrorCode.RATE_LIMIT_EXCEEDED: "rate_limit_hit",
     ErrorCode.SERVICE_UNAVAILABLE: "backend_failure",
+    ErrorCode.AMBIGUOUS_CREDENTIALS: "authn_failure",
+    ErrorCode.CSRF_FAILED: "csrf_failure",
 }
 
 

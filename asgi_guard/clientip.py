@@ -154,9 +154,18 @@ class ClientIPMiddleware:
             nearest = found[0]
         return nearest  # every hop is one of our proxies: the leftmost is the client
 
+    def peer_is_proxy(self, scope: Scope) -> bool:
+        """Whether the peer is one of the trusted proxies."""
+        client = scope.get("client")
+        found = self._lookup(str(client[0])) if client else None
+        return found is not None and found[1]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            GuardContext.from_scope(scope).client_ip = self.resolve(scope)
+            ctx = GuardContext.from_scope(scope)
+            ctx.client_ip = self.resolve(scope)
+            if self._networks and self.peer_is_proxy(scope):
+                ctx.proxy_header = self.config.header
         await self.app(scope, receive, send)
 
 

@@ -3,8 +3,11 @@
 Canonical order, outermost first (DESIGN.md §1)::
 
     events -> client ip -> security headers -> rate limit [ip] -> failure limits [ip, credential]
-      -> webhooks -> authentication -> failure limits [principal] -> tenancy -> rbac
+      -> webhooks -> authentication -> csrf -> failure limits [principal] -> tenancy -> rbac
       -> rate limit [principal, key, command, community] -> validation -> app
+
+CSRF sits right after authentication and before the failure limits: a forged cross-site request
+is refused before it can count as the victim's failure (else any page could lock a user out).
 
 Each config class says where it goes and what it needs by implementing :class:`GuardLayer`.
 """
@@ -28,6 +31,7 @@ ORDER: Final[dict[str, int]] = {
     "abuse_pre_auth": 45,
     "webhooks": 50,
     "authentication": 60,
+    "csrf": 62,
     "abuse": 63,
     "tenancy": 70,
     "rbac": 80,

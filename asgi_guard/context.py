@@ -25,6 +25,8 @@ class GuardContext:
     Attributes:
         request_id: the request id (generated, or a validated ``X-Request-ID``).
         client_ip: the client address after trusted-proxy resolution.
+        proxy_header: when the peer is one of the trusted proxies, the header it writes
+            (``x-forwarded-for`` or ``forwarded``): its scheme and host may then be believed too.
         principal: the authenticated caller, or ``None``.
         community_id: the community the request is scoped to, once tenancy resolved it.
         community_roles: the roles the principal holds in that community.
@@ -46,6 +48,7 @@ class GuardContext:
         "events",
         "payload",
         "principal",
+        "proxy_header",
         "rate_limit",
         "request_id",
     )
@@ -53,6 +56,7 @@ class GuardContext:
     def __init__(self) -> None:
         self.request_id: str = ""
         self.client_ip: str = ""
+        self.proxy_header: str | None = None
         self.principal: Principal | None = None
         self.community_id: str | None = None
         self.community_roles: frozenset[str] = frozenset()

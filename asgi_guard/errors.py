@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    AMBIGUOUS_CREDENTIALS = "ambiguous_credentials"
+    CSRF_FAILED = "csrf_failed"
 
 
 STATUS: Final[dict[ErrorCode, int]] = {
@@ -55,6 +57,8 @@ STATUS: Final[dict[ErrorCode, int]] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMIT_EXCEEDED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.AMBIGUOUS_CREDENTIALS: 400,
+    ErrorCode.CSRF_FAILED: 403,
 }
 
 # Generic, client-facing texts. The precise cause goes to the security event, never to the client.
@@ -79,6 +83,8 @@ DETAIL: Final[dict[ErrorCode, str]] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "The request content type is not supported.",
     ErrorCode.RATE_LIMIT_EXCEEDED: "Too many requests.",
     ErrorCode.SERVICE_UNAVAILABLE: "The service is temporarily unavailable.",
+    ErrorCode.AMBIGUOUS_CREDENTIALS: "Send one credential: a session cookie or an Authorization header, not both.",
+    ErrorCode.CSRF_FAILED: "The request was refused as a possible cross-site request forgery.",
 }
 
 

@@ -34,9 +34,12 @@ class Principal(BaseUser):
         token_id: the JWT ``jti`` (``None`` for other methods).
         expires_at: when the credential expires (epoch seconds), if it does.
         claims: the verified claims or key record fields, read-only.
+        ambient: the credential is one the browser attaches on its own (a session cookie), so a
+            cross-site page can make the browser send it: the CSRF layer checks such requests.
     """
 
     __slots__ = (
+        "ambient",
         "claims",
         "communities",
         "expires_at",
@@ -64,6 +67,7 @@ class Principal(BaseUser):
         token_id: str | None = None,
         expires_at: float | None = None,
         claims: Mapping[str, Any] | None = None,
+        ambient: bool = False,
     ) -> None:
         self.id = id
         self.username = username or id
@@ -76,6 +80,24 @@ class Principal(BaseUser):
         self.token_id = token_id
         self.expires_at = expires_at
         self.claims: Mapping[str, Any] = claims if claims is not None else {}
+        self.ambient = ambient
+
+    def carried_by_cookie(self, method: str = "session") -> Principal:
+        """This principal as authenticated by an ambient credential (a copy: verified principals are cached)."""
+        return Principal(
+            self.id,
+            username=self.username,
+            roles=self.roles,
+            permissions=self.permissions,
+            permission_limit=self.permission_limit,
+            communities=self.communities,
+            method=method,
+            key_fingerprint=self.key_fingerprint,
+            token_id=self.token_id,
+            expires_at=self.expires_at,
+            claims=self.claims,
+            ambient=True,
+        )
 
     @property
     def is_authenticated(self) -> bool:

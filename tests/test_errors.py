@@ -7,7 +7,13 @@ import pytest
 from asgi_guard.errors import DETAIL, STATUS, ConfigurationError, ErrorCode, GuardError, MissingGuardContext
 
 DESIGN_STATUS = {
-    400: {"missing_community_id", "invalid_community_id", "validation_error", "malformed_request"},
+    400: {
+        "missing_community_id",
+        "invalid_community_id",
+        "validation_error",
+        "malformed_request",
+        "ambiguous_credentials",
+    },
     401: {
         "missing_credentials",
         "invalid_token",
@@ -19,7 +25,7 @@ DESIGN_STATUS = {
         "invalid_signature",
         "stale_timestamp",
     },
-    403: {"insufficient_permissions", "community_forbidden"},
+    403: {"insufficient_permissions", "community_forbidden", "csrf_failed"},
     409: {"replayed_message"},
     413: {"payload_too_large"},
     415: {"unsupported_media_type"},

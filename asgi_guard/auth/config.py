@@ -13,6 +13,7 @@ from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.rbac.roles import RoleHierarchy
+from asgi_guard.sessions.cookies import SessionCookies
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -95,6 +96,10 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     Attributes:
         api_key: API-key authentication, or ``None``.
         jwt: JWT authentication, or ``None``.
+        session: also read the access JWT from a session cookie (verified like a bearer token by
+            ``jwt``). A request carrying both the cookie and an ``Authorization``/API-key header is
+            refused (400 ``ambiguous_credentials``); the principal is marked ``ambient`` (method
+            ``session``) so the CSRF layer checks its unsafe requests.
         authenticators: async callables ``(scope) -> Principal | None`` tried after the built-in
             ones (``None``: not my credential; raise ``GuardError`` to refuse).
         exclude: path templates where authentication does not run at all (health checks).
@@ -114,6 +119,7 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     api_key: APIKeyAuth | None = None
     jwt: JWTAuth | None = None
+    session: SessionCookies | None = None
     authenticators: tuple[Callable[[Scope], Awaitable[Principal | None]], ...] = ()
     exclude: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
@@ -126,6 +132,11 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         if self.api_key is None and self.jwt is None and not self.authenticators:
             raise ConfigurationError.expected("at least one authenticator", "none", "AuthConfig")
+        if self.session is not None:
+            if not isinstance(self.session, SessionCookies):
+                raise ConfigurationError.expected("a SessionCookies", type(self.session).__name__, "AuthConfig.session")
+            if self.jwt is None:
+                raise ConfigurationError.expected("jwt=JWTAuth(...) to verify the cookie", None, "AuthConfig.session")
         for index, authenticator in enumerate(self.authenticators):
             if not callable(authenticator):
                 raise ConfigurationError.expected(

@@ -27,6 +27,7 @@ from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.rbac.authorizer import Authorizer
 from asgi_guard.rbac.roles import DEFAULT_ROLES
+from asgi_guard.sessions.cookies import is_loopback_host, read_cookie
 
 if TYPE_CHECKING:
     from asgi_guard.auth.config import AuthConfig
@@ -134,9 +135,13 @@ class AuthenticationMiddleware:
         ctx = GuardContext.from_scope(scope)
         try:
             presented = read_credentials(scope, self._header, self._prefix)
-            if presented.bearer is not None and self._verifier is not None:
+            bearer = presented.bearer
+            cookie = self._session_cookie(scope, presented.present) if self.config.session is not None else None
+            if cookie is not None:
+                bearer = cookie
+            if bearer is not None and self._verifier is not None:
                 # Inline rather than a coroutine of its own: this is the path of nearly every request.
-                verified = self._verifier.verify(presented.bearer, self._token_type)
+                verified = self._verifier.verify(bearer, self._token_type)
                 if self._memory_revocation is not None:
                     revoked = self._memory_revocation.is_revoked_now(verified.revocation_ids)
                 else:
@@ -144,6 +149,8 @@ class AuthenticationMiddleware:
                 if revoked:
                     raise GuardError(ErrorCode.TOKEN_REVOKED, f"revoked:{verified.token_id}")
                 principal: Principal | None = verified.principal
+                if cookie is not None:
+                    principal = verified.principal.carried_by_cookie()
             else:
                 principal = await self._authenticate(scope, presented)
         except GuardError as error:
@@ -171,6 +178,20 @@ class AuthenticationMiddleware:
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")
         await self.app(scope, receive, send)
+
+    def _session_cookie(self, scope: Scope, other_credential: bool) -> str | None:
+        """The session cookie's token, or ``None``; refuses it next to another credential."""
+        cookies = self.config.session
+        assert cookies is not None  # noqa: S101 - checked by the caller
+        token = read_cookie(scope, cookies.access_cookie)
+        if not token:
+            return None
+        if other_credential:
+            # Which one would the app act as? Refuse instead of letting layers disagree.
+            raise GuardError(ErrorCode.AMBIGUOUS_CREDENTIALS, "session_cookie_and_header_credential")
+        if cookies.insecure_dev and not is_loopback_host(scope):
+            raise GuardError(ErrorCode.INVALID_TOKEN, "insecure_dev_session_cookie_off_loopback")
+        return token
 
     async def _is_revoked(self, revocation_ids: tuple[str, ...]) -> bool:
         assert self.config.jwt is not None  # noqa: S101 - set whenever the verifier is

@@ -45,7 +45,15 @@ from asgi_guard.ratelimit import (
 )
 from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
 from asgi_guard.tenancy import TenancyConfig
-from asgi_guard.webhooks import GenericHMAC, RedisReplayStore, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks import (
+    WEBHOOK_KEY,
+    GenericHMAC,
+    RedisReplayStore,
+    TwitchEventSub,
+    VerifiedWebhook,
+    WebhookConfig,
+    get_webhook,
+)
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
 if TYPE_CHECKING:
@@ -63,7 +71,7 @@ ROLES = DEFAULT_ROLES.with_roles(
 
 POLICIES = (
     RoutePolicy(path="/health", public=True),
-    RoutePolicy(path="/webhook/{provider}", public=True),
+    RoutePolicy(path="/webhook/{provider}", public=True),  # signed, not authenticated: WebhookConfig checks it
     RoutePolicy(path="/api/v1/profile", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(
         path="/api/v1/communities/{community_id}/moderation", methods=("POST",), permissions=("community:moderate",)
@@ -75,6 +83,17 @@ POLICIES = (
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
+WEBHOOK_ROUTE = "/webhook/{provider}"
+WEBHOOK_RATE = "3000/minute"
+"""Verified deliveries per provider (whatever address they come from)."""
+API_ROUTES = ("/api/{rest:path}",)
+"""Where the per-principal tiers apply (anonymous callers there are keyed by address)."""
+
+
+def webhook_provider(scope: Any) -> str | None:
+    """The rate-limit key of a verified webhook delivery: its provider (``None`` elsewhere)."""
+    verified = scope.get(WEBHOOK_KEY)
+    return verified.provider if isinstance(verified, VerifiedWebhook) else None
 
 
 @dataclass
@@ -259,11 +278,21 @@ def build_demo(redis_url: str | None = None) -> Demo:
     twitch_secret = secrets.token_hex(32)
 
     # IP limits run before authentication; tiers and the per-command limit after it. Both share one backend.
-    ip_limits = RateLimitConfig(stage="pre_auth", backend=limiter, limits=(Limit(name="ip", rate="1000/minute"),))
+    # Webhooks are never limited by caller IP (a provider sends from a few addresses, and a refused
+    # delivery is retried): they are exempt from the IP limit, and a verified delivery counts against
+    # one bucket per provider instead. Badly signed requests never get that far: the signature check refuses
+    # them, and the abuse layer charges those failures to the sender's address.
+    ip_limits = RateLimitConfig(
+        stage="pre_auth",
+        backend=limiter,
+        limits=(Limit(name="ip", rate="1000/minute"),),
+        exempt_paths=(WEBHOOK_ROUTE,),
+    )
     principal_limits = RateLimitConfig(
         backend=limiter,
         limits=(
-            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}),
+            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}, paths=API_ROUTES),
+            Limit(name="webhook", rate=WEBHOOK_RATE, key=webhook_provider, paths=(WEBHOOK_ROUTE,)),
             Limit(
                 name="command",
                 rate="10/minute",
@@ -299,7 +328,7 @@ def build_demo(redis_url: str | None = None) -> Demo:
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
-            exclude=("/health", "/webhook/{provider}"),
+            exclude=("/health", WEBHOOK_ROUTE),
         ),
         TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
         RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),

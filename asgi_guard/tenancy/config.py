@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
@@ -13,6 +13,12 @@ from asgi_guard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from asgi_guard.types import ASGIApp
+
+DEFAULT_COMMUNITY_ROLES: Final = ("community_owner", "moderator", "user")
+"""The roles a membership may carry by default (the seed's per-community roles)."""
+GLOBAL_ONLY_ROLES: Final = frozenset({"admin"})
+"""Roles never held inside one community (besides the configured ``admin_roles``)."""
+_ROLE_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -32,6 +38,11 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         cache_size: the bound on cached answers.
         clock: time source of the cache (``None``: the system clock).
         admin_roles: global roles that may enter any community (the override is logged).
+        community_roles: the only role names a membership may carry (from claims or the resolver);
+            a membership naming any other role is refused (403 ``community_forbidden`` and a
+            security event), so a resolver or a token cannot hand out a global role such as
+            ``admin`` inside one community. Global-only roles (``admin`` and ``admin_roles``) are a
+            configuration error here.
         skip_preflight: let CORS preflight requests through (unscoped: the CORS layer answers them).
         error_format: ``json`` or ``problem`` (RFC 9457).
     """
@@ -45,6 +56,7 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     cache_size: int = 10_000
     clock: Any = None
     admin_roles: tuple[str, ...] = ("admin",)
+    community_roles: tuple[str, ...] = DEFAULT_COMMUNITY_ROLES
     skip_preflight: bool = True
     error_format: Literal["json", "problem"] = "json"
 
@@ -74,6 +86,15 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ConfigurationError.expected("`cache_size` >= 1", self.cache_size, "TenancyConfig.cache_size")
         if self.error_format not in ("json", "problem"):
             raise ConfigurationError.expected("`json` or `problem`", self.error_format, "TenancyConfig.error_format")
+        global_only = {*GLOBAL_ONLY_ROLES, *self.admin_roles}
+        for index, role in enumerate(self.community_roles):
+            at = f"TenancyConfig.community_roles[{index}]"
+            if not isinstance(role, str) or _ROLE_NAME.fullmatch(role) is None:
+                raise ConfigurationError.expected("a role name of `[A-Za-z0-9_.-]`", role, at)
+            if role in global_only:
+                raise ConfigurationError.expected(
+                    f"a community role (not a global-only role: {sorted(global_only)})", role, at
+                )
 
     def guard_layer(self) -> Layer:
         def build(app: ASGIApp) -> ASGIApp:
@@ -84,4 +105,4 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         return Layer("tenancy", ("authentication",), build)
 
 
-__all__ = ("TenancyConfig",)
+__all__ = ("DEFAULT_COMMUNITY_ROLES", "GLOBAL_ONLY_ROLES", "TenancyConfig")

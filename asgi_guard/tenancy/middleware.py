@@ -27,8 +27,9 @@ class TenancyMiddleware:
 
     On configured routes the id comes from the path parameter (a header, if also sent, must agree)
     or the ``X-Community-ID`` header, must match the id pattern, and the principal must be a member
-    (from its credential or the resolver) or hold an admin role. The id and the principal's roles
-    there go into the :class:`GuardContext`, where RBAC and the application read them: data access
+    (from its credential or the resolver) or hold an admin role, and a membership may only carry the
+    configured community roles (anything else refuses the membership, whoever granted it). The id and
+    the principal's roles there go into the :class:`GuardContext`, where RBAC and the application read them: data access
     takes the community from the context, so scoping cannot be forgotten or spoofed by the client.
 
     Refusals: 400 ``missing_community_id`` / ``invalid_community_id`` / ``malformed_request``
@@ -38,6 +39,7 @@ class TenancyMiddleware:
 
     __slots__ = (
         "_admin",
+        "_allowed",
         "_fmt",
         "_header",
         "_param",
@@ -57,6 +59,7 @@ class TenancyMiddleware:
         self._param = config.path_param
         self._pattern = re.compile(config.id_pattern)
         self._admin = frozenset(config.admin_roles)
+        self._allowed = frozenset(config.community_roles)
         resolver: MembershipResolver = config.resolver if config.resolver is not None else claims_membership
         if config.resolver is not None and config.cache_ttl > 0:
             resolver = CachedResolver(
@@ -86,8 +89,15 @@ class TenancyMiddleware:
             roles = self._membership_now(scope, ctx.principal, community_id)
             if roles is None:
                 roles = await self._resolved(ctx.principal, community_id)
+            if not roles <= self._allowed:
+                # A claim or resolver granting a role no community may hand out (a global role such
+                # as `admin`, or a typo): the whole membership is refused, never trimmed and let in.
+                raise GuardError(ErrorCode.COMMUNITY_FORBIDDEN, "community_role_not_allowed")
         except GuardError as error:
-            await send_denial(scope, send, error, fmt=self._fmt)
+            if error.reason == "community_role_not_allowed":  # which community refused the grant
+                await send_denial(scope, send, error, fmt=self._fmt, community=community_id)
+            else:
+                await send_denial(scope, send, error, fmt=self._fmt)
             return
         ctx.community_id = community_id
         ctx.community_roles = roles

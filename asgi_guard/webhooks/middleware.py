@@ -48,8 +48,10 @@ class WebhookMiddleware:
     A verified request reaches the app with the exact bytes the provider signed and a
     :class:`VerifiedWebhook` at ``scope["asgi_guard.webhook"]``. Every refusal is a 4xx (or 503 when
     the replay store is down and the route fails closed) with a security event naming the provider
-    and message id, never the signature or the secret. If the app fails (an exception or a 5xx),
-    the delivery is forgotten so the provider's retry is not mistaken for a replay.
+    and message id, never the signature or the secret. A delivery counts as seen (a later copy is a
+    replay) once it was answered inline or the app accepted it with a 2xx; any other outcome (an
+    exception, a 4xx or 5xx from the app or from an inner guard) forgets it, so the provider's retry
+    is processed.
     """
 
     __slots__ = ("_clock", "_fmt", "_max_body", "_store", "_table", "app", "config")
@@ -86,13 +88,11 @@ class WebhookMiddleware:
             await self._deny(scope, send, error, route, self._claimed_id(scope, check))
             return
 
-        if verified.reply is not None:
-            # Challenges, PINGs and revocation acks are idempotent: answered again on a retry.
-            await self._answer(scope, send, route, verified, verified.reply)
-            return
-
-        key = None
+        key, fresh = None, True
         if verified.replay_key is not None:
+            # Every verified delivery is claimed before anything answers it, inline replies included:
+            # an unsigned header (Twitch's message type) must not turn an answered challenge into a
+            # notification that reaches the app.
             key = route.namespace + verified.replay_key
             try:
                 fresh = await self._store.remember(key, check.window)
@@ -103,9 +103,16 @@ class WebhookMiddleware:
                     return
                 emit(scope, "backend_failure", "allow", f"replay_store_unavailable:{exc}", provider=check.provider)
                 fresh, key = True, None
-            if not fresh:
+            if not fresh and verified.reply is None:
                 await self._replayed(scope, send, route, verified)
                 return
+
+        if verified.reply is not None:
+            # Challenges, PINGs and revocation acks are answered here and the claim above stays. A
+            # copy asking for the same inline answer gets it again (a provider retrying a challenge
+            # must not fail verification); it never reaches the app either way.
+            await self._answer(scope, send, route, verified, verified.reply, repeated=not fresh)
+            return
 
         scope[WEBHOOK_KEY] = VerifiedWebhook(
             provider=check.provider, message_id=verified.message_id, route=route.template
@@ -117,7 +124,11 @@ class WebhookMiddleware:
         await self._call_app(scope, receive, send, key)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
-        """Run the app; if it fails, forget the delivery so the provider's retry is accepted."""
+        """Run the app; unless it accepted the delivery (a 2xx), forget it so the provider's retry is processed.
+
+        Anything else forgets it: an exception, a 4xx or 5xx from the app, an inner guard's refusal
+        (429, 403, ...), a redirect, or no response at all.
+        """
         status = 0
 
         async def send_observing_status(message: Message) -> None:
@@ -126,12 +137,12 @@ class WebhookMiddleware:
                 status = message["status"]
             await send(message)
 
-        failed = True
+        accepted = False
         try:
             await self.app(scope, receive, send_observing_status)
-            failed = status >= 500
+            accepted = 200 <= status < 300
         finally:
-            if failed:
+            if not accepted:
                 with contextlib.suppress(ReplayStoreUnavailable):  # else the key expires with its window
                     await self._store.forget(key)
 
@@ -162,12 +173,14 @@ class WebhookMiddleware:
         )
         await _respond(send, 200, b"", b"")
 
-    async def _answer(self, scope: Scope, send: Send, route: _Route, verified: Verified, reply: Reply) -> None:
+    async def _answer(
+        self, scope: Scope, send: Send, route: _Route, verified: Verified, reply: Reply, *, repeated: bool
+    ) -> None:
         emit(
             scope,
             EVENT_REPLY,
             "allow",
-            reply.kind,
+            f"{reply.kind}_repeated" if repeated else reply.kind,
             provider=route.check.provider,
             message_id=verified.message_id,
             route=route.template,
@@ -177,10 +190,11 @@ class WebhookMiddleware:
     @staticmethod
     def _claimed_id(scope: Scope, check: Check) -> str:
         """The delivery id the request claims, for the security event of a refusal (cleaned by ``emit``)."""
-        if check.id_header is None:
-            return ""
-        raw = get_header(scope, check.id_header)
-        return raw.decode("latin-1")[:128] if raw else ""
+        for name in check.id_headers:
+            raw = get_header(scope, name)
+            if raw:
+                return raw.decode("latin-1")[:128]
+        return ""
 
 
 async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:

@@ -18,7 +18,9 @@ class VerifiedWebhook(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         provider: the scheme that verified it (``twitch``, ``github``, ``generic``, ...).
-        message_id: the provider's delivery id ("" when the scheme has none), for idempotency.
+        message_id: the provider's delivery id ("" when the scheme has none), for idempotency. It is
+            signed by Twitch and Standard Webhooks; GitHub's ``X-GitHub-Delivery`` is not (the
+            middleware deduplicates GitHub on the body's signature instead).
         route: the configured path template that matched.
     """
 

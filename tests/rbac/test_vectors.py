@@ -87,7 +87,11 @@ async def test_casbin_domains_through_tenancy_and_rbac() -> None:
         policies=tuple(RoutePolicy(path=f"/c/{{community_id}}/{o}/{a}", permissions=(f"{o}:{a}",)) for o, a in objects),
     )
     seen = Seen()
-    tenancy = TenancyConfig(routes=("/c/{community_id}/{rest:path}",), id_pattern="domain[0-9]+")
+    tenancy = TenancyConfig(
+        routes=("/c/{community_id}/{rest:path}",),
+        id_pattern="domain[0-9]+",
+        community_roles=tuple(role.name for role in roles),
+    )
     app = PrincipalFromHeader(TenancyMiddleware(RBACMiddleware(recording_app(seen), rbac), tenancy), principals)
     for (subject, domain, obj, act), expected in zip(
         case["inputs"]["requests"], case["expected"]["decisions"], strict=True

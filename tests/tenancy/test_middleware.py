@@ -121,7 +121,7 @@ async def test_custom_admin_roles_and_no_override() -> None:
     """`admin_roles` names who may override; an empty tuple means nobody."""
     app = stack(TenancyConfig(routes=ROUTES, admin_roles=()), Seen())
     assert (await call(app, request("/api/v1/modules", "root", x_community_id="9"))).status == 403
-    staff = stack(TenancyConfig(routes=ROUTES, admin_roles=("user",)), Seen())
+    staff = stack(TenancyConfig(routes=ROUTES, admin_roles=("user",), community_roles=("moderator",)), Seen())
     assert (await call(staff, request("/api/v1/modules", "alice", x_community_id="9"))).status == 200
 
 

@@ -1,0 +1,61 @@
+"""A PostgreSQL 15 server of the suite's own (initdb + pg_ctl on a free port under a temp dir), for
+fault tests that stop and start it. The shared server on 5432 is never stopped.
+
+initdb refuses to run as root: when the suite runs as root, the server runs as the ``postgres``
+OS user (``runuser``), with the temp dir owned by it. A server that cannot start fails the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.redis_servers import free_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PostgresServer:
+    """One throwaway cluster: trust auth on 127.0.0.1, no fsync, one database ``guard``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"asgi-guard-pg-{self.port}-"))
+        self.data = self.dir / "data"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/guard"
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        command = [str(PG_BIN / argv[0]), *argv[1:]]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+
+    def init(self) -> PostgresServer:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "guard")
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
