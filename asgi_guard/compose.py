@@ -32,7 +32,7 @@ ORDER: Final[dict[str, int]] = {
     "webhooks": 50,
     "authentication": 60,
     "csrf": 62,
-    "abuse": 63,
+    "abuse": 61,
     "tenancy": 70,
     "rbac": 80,
     "rate_limit": 90,

@@ -7,6 +7,8 @@ import hashlib
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from starlette.requests import cookie_parser
+
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
 from asgi_guard.abuse.patterns import Detector
@@ -55,6 +57,7 @@ class AbuseMiddleware:
     """
 
     __slots__ = (
+        "_cookies",
         "_credential_headers",
         "_detector",
         "_failover",
@@ -97,6 +100,7 @@ class AbuseMiddleware:
         self._statuses = config.failure_statuses
         self._credential_headers = frozenset(name.encode() for name in config.credential_headers)
         self._fingerprints: dict[bytes, str] = {}
+        self._cookies = config.credential_cookies
         self._monotonic = clock.monotonic
         self._watch_leaks = config.patterns.leaked_credential is not None
         self._shadow = config.shadow
@@ -150,18 +154,31 @@ class AbuseMiddleware:
                     await self._observe(scope, found, ip, credential, principal)
 
     def _credential(self, scope: Scope) -> str:
-        """SHA-256 fingerprint of the presented credential (its scheme dropped), ``""`` without one."""
+        """SHA-256 fingerprint of the presented credential (its scheme dropped), ``""`` without one.
+
+        A credential header wins; otherwise a session cookie (a browser's credential) counts."""
+        cookie: bytes | None = None
         for name, value in scope.get("headers") or ():
             if name in self._credential_headers and value:
-                found = self._fingerprints.get(value)
-                if found is None:
-                    _, _, token = value.strip().rpartition(b" ")
-                    found = hashlib.sha256(token).hexdigest()[:32]
-                    if len(self._fingerprints) >= TRUSTED_LIMIT:
-                        self._fingerprints.clear()
-                    self._fingerprints[value] = found
-                return found
+                return self._fingerprint(value, value.strip().rpartition(b" ")[2])
+            if name == b"cookie" and self._cookies:
+                cookie = value
+        if cookie is not None:
+            parsed = cookie_parser(cookie.decode("latin-1"))
+            for name in self._cookies:
+                found = parsed.get(name)
+                if found:
+                    return self._fingerprint(cookie, found.encode("latin-1", "replace"))
         return ""
+
+    def _fingerprint(self, raw: bytes, secret: bytes) -> str:
+        found = self._fingerprints.get(raw)
+        if found is None:
+            found = hashlib.sha256(secret).hexdigest()[:32]
+            if len(self._fingerprints) >= TRUSTED_LIMIT:
+                self._fingerprints.clear()
+            self._fingerprints[raw] = found
+        return found
 
     def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:
         buckets: list[_Bucket] = []
