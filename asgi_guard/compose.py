@@ -32,7 +32,7 @@ ORDER: Final[dict[str, int]] = {
     "webhooks": 50,
     "authentication": 60,
     "csrf": 62,
-    "abuse": 61,
+    "abuse": 63,
     "tenancy": 70,
     "rbac": 80,
     "rate_limit": 90,

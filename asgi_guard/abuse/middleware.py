@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from asgi_guard.abuse.config import AbuseConfig
     from asgi_guard.abuse.counters import PatternStore
     from asgi_guard.principal import Principal
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
+
+_AUTHORIZATION: Final = frozenset({"insufficient_permissions", "community_forbidden", "csrf_failed"})
+"""Refusals of a request whose credential was valid: a cross-site page can provoke them."""
 
 TRUSTED_LIMIT: Final = 10_000
 """Known-good clients (and credential fingerprints) remembered per process (oldest dropped first)."""
@@ -113,7 +116,7 @@ class AbuseMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        ctx = GuardContext.from_scope(scope)
+        ctx, send = GuardContext.enter(scope, send)
         ip = ctx.client_ip or client_host(scope) or "unknown"
         credential = self._credential(scope)
         principal = ctx.principal
@@ -128,24 +131,20 @@ class AbuseMiddleware:
             if buckets and not await self._admitted(scope, send, buckets):
                 return
 
-        status = [0]
-
-        async def send_recording_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        await self.app(scope, receive, send_recording_status)
+        await self.app(scope, receive, send)
+        status = ctx.status  # recorded by the context's response hook
         denial = ctx.denial
         code = denial.value if denial is not None else None
-        failed = code in self._failures if code is not None else status[0] in self._statuses
+        failed = code in self._failures if code is not None else status in self._statuses
         principal = ctx.principal
+        if failed and code in _AUTHORIZATION and self._maybe_forged(scope):
+            return  # a site may have made the holder's browser send it: charging them would let it lock them out
         if failed:
             self._trusted.pop(pair, None)
             if buckets is None:
                 buckets = self._buckets(ip, credential, principal)
             await self._failed(scope, buckets, code, ip, credential, principal, _provider(ctx))
-        elif 0 < status[0] < 400 or (kind == "websocket" and code is None):
+        elif 0 < status < 400:  # 101: an accepted websocket
             if not trusted:
                 self._trust(pair)
             if principal is not None and credential and self._watch_leaks:
@@ -170,6 +169,17 @@ class AbuseMiddleware:
                 if found:
                     return self._fingerprint(cookie, found.encode("latin-1", "replace"))
         return ""
+
+    def _maybe_forged(self, scope: Scope) -> bool:
+        """Whether a browser says it sent this request for another site, with its cookie credential
+        (a page cannot make a browser add a credential header)."""
+        site: bytes | None = None
+        for name, value in scope.get("headers") or ():
+            if name in self._credential_headers:
+                return False
+            if name == b"sec-fetch-site":
+                site = value
+        return site is not None and site not in (b"same-origin", b"none")
 
     def _fingerprint(self, raw: bytes, secret: bytes) -> str:
         found = self._fingerprints.get(raw)

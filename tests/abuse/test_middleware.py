@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from asgi_guard import guard
+from asgi_guard._responses import send_denial
 from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, Threshold, failure_limits
 from asgi_guard.context import get_context
+from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 from asgi_guard.ratelimit.redis import RedisRateLimitBackend
 from asgi_guard.tenancy import TenancyConfig
@@ -325,3 +327,28 @@ async def test_patterns_trip_without_a_hook(backend: Backend) -> None:
     scope = make_scope(path="/x", headers={"authorization": "Bearer bad"}, client=("10.0.0.1", 1))
     assert (await call(app, scope)).status == 401
     assert [e.reason for e in get_context(scope).events if e.type == "suspicious_activity"] == ["repeated_failures"]
+
+
+async def refuse_as_forgery(scope: Any, receive: Any, send: Any) -> None:
+    """An inner layer refusing every request as CSRF does (through the one refusal path)."""
+    await send_denial(scope, send, GuardError(ErrorCode.CSRF_FAILED, "cross_site"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "charged"),
+    [
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "cross-site"}, False),
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "same-site"}, False),
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "same-origin"}, True),
+        ({"cookie": "__Host-session=victim"}, True),
+        ({"authorization": "Bearer t", "sec-fetch-site": "cross-site"}, True),
+    ],
+)
+async def test_a_site_cannot_lock_out_a_cookie_holder(headers: dict[str, str], charged: bool) -> None:
+    """403s of a cookie-credentialed request the browser sent for another site charge nobody: any page
+    could otherwise spend a victim's allowance. A credential header cannot be forged that way."""
+    clock = FakeClock(NOW)
+    limits = failure_limits(per_ip="3/10minutes")
+    app = AbuseMiddleware(refuse_as_forgery, AbuseConfig(clock=clock, limits=limits, patterns=Patterns()))
+    statuses = [(await call(app, make_scope(headers=headers, client=("10.0.0.1", 1)))).status for _ in range(4)]
+    assert statuses == ([403] * 3 + [429] if charged else [403] * 4)
