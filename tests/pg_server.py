@@ -42,8 +42,27 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, capture_output=True, timeout=timeout)
 
+    @property
+    def ca_file(self) -> Path:
+        """The server's self-signed certificate (its own CA), for ``sslrootcert``."""
+        return self.dir / "server.crt"
+
     def init(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        # TLS on, with a certificate for DNS:localhost only (so verify-full to 127.0.0.1 must fail).
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost", "-keyout", str(self.dir / "server.key"),
+             "-out", str(self.ca_file)],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        os.chmod(self.dir / "server.key", 0o600)
+        if self.as_root:
+            user = pwd.getpwnam("postgres")
+            for name in ("server.key", "server.crt"):
+                os.chown(self.dir / name, user.pw_uid, user.pw_gid)
+        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write(f"ssl = on\nssl_cert_file = '{self.ca_file}'\nssl_key_file = '{self.dir / 'server.key'}'\n")
         self.start()
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "guard")
         return self

@@ -7,7 +7,6 @@ import asyncio
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
@@ -15,16 +14,13 @@ import pytest
 from sqlalchemy import update
 
 from asgi_guard.auth.api_keys import APIKeyRecord, create_api_key, hash_api_key
-from asgi_guard.sql import APIKeyStoreUnavailable, SQLAPIKeyStore, SQLDatabase, SQLRevocationStore, upgrade
+from asgi_guard.sql import APIKeyStoreUnavailable, SQLAPIKeyStore, SQLDatabase, SQLRevocationStore
 from asgi_guard.sql.feed import FEED_APPLICATION_NAME
 from asgi_guard.sql.revocation import id_hash
 from asgi_guard.sql.schema import api_keys, revocations
 from tests.pg_server import PostgresServer
 from tests.sql.app import build_app
 from tests.sql.conftest import PG_ADMIN
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = pytest.mark.anyio
 
@@ -110,21 +106,6 @@ async def test_killed_listener_falls_back_then_recovers(pg_url: str) -> None:
         assert await revocation.is_revoked(["jti-x"])  # resynced into memory
     finally:
         await db.aclose()
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL of this module's own, migrated, for stopping and starting."""
-    server = PostgresServer().init()
-
-    async def migrate() -> None:
-        db = SQLDatabase(server.url)
-        await upgrade(db)
-        await db.aclose()
-
-    asyncio.run(migrate())
-    yield server
-    server.destroy()
 
 
 @pytest.mark.parametrize("mode", ["lookup", "deny"])
