@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from asgi_guard._forwarded import safe_peer
 from asgi_guard.errors import MissingGuardContext
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def client_host(scope: Scope) -> str:
     if ctx is not None and ctx.client_ip:
         return ctx.client_ip  # type: ignore[no-any-return]
     client = scope.get("client")
-    return str(client[0]) if client else ""
+    return safe_peer(str(client[0])) if client else ""  # never a non-address text as a key
 
 
 __all__ = ("CONTEXT_KEY", "GuardContext", "client_host", "get_community_id", "get_context", "get_principal")
