@@ -170,7 +170,7 @@ class ClientIPMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            ctx = GuardContext.from_scope(scope)
+            ctx, send = GuardContext.enter(scope, send)
             ctx.client_ip = address = self.resolve(scope)
             if address == INVALID_ADDRESS:
                 client = scope.get("client")
