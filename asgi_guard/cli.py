@@ -12,6 +12,17 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How asgi_guard's own commands run uvicorn: uvicorn never rewrites the client address or scheme.
+
+    uvicorn's defaults trust ``X-Forwarded-For``/``X-Forwarded-Proto`` from loopback, which would let
+    any local client pick its address (rate-limit key, log field) and scheme (HSTS). Proxy trust is
+    decided in one place only: :class:`asgi_guard.ClientIPConfig`.
+    """
+    return {"proxy_headers": False, "forwarded_allow_ips": []}
 
 
 def _demo(argv: list[str]) -> int:
@@ -46,7 +57,7 @@ def _demo(argv: list[str]) -> int:
         db_url = None
     demo = build_demo(redis_url=args.redis, db_url=db_url)
     print(demo.banner(f"http://{args.host}:{args.port}"), flush=True)
-    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info", **uvicorn_options())
     return 0
 
 
@@ -89,4 +100,4 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-__all__ = ("main",)
+__all__ = ("main", "uvicorn_options")
