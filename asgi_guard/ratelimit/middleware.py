@@ -236,10 +236,17 @@ class RateLimitMiddleware:
                 "deny_cache" if attempt.outcome.cached else ("redis" if self._failover.remote else "memory")
             )
             return self._decision(attempt.outcome, checks, used, source)
-        if any(limit.fail_mode == "closed" and limit.enforce for limit in used):
+        # Our own backlog (the backend's queue is full) is no backend failure: closed limits are
+        # checked locally rather than refused.
+        overloaded = attempt.failure == "overloaded"
+        if not overloaded and any(limit.fail_mode == "closed" and limit.enforce for limit in used):
             return None
-        local = [index for index, limit in enumerate(used) if limit.fail_mode == "local"]
-        opened = [limit.name for limit in used if limit.fail_mode != "local"]
+        local = [
+            index
+            for index, limit in enumerate(used)
+            if limit.fail_mode == "local" or (overloaded and limit.fail_mode == "closed")
+        ]
+        opened = [limit.name for index, limit in enumerate(used) if index not in local]
         if opened:
             emit(scope, "rate_limit_fail_open", "allow", attempt.failure, limit=",".join(opened))
         if not local:
