@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from asgi_guard._forwarded import safe_peer
 from asgi_guard._routing import canonical_path, strip_root
 from asgi_guard.errors import MissingGuardContext
 
@@ -266,7 +267,7 @@ def client_host(scope: Scope) -> str:
     if ctx is not None and ctx.client_ip:
         return ctx.client_ip  # type: ignore[no-any-return]
     client = scope.get("client")
-    return str(client[0]) if client else ""
+    return safe_peer(str(client[0])) if client else ""  # never a non-address text as a key
 
 
 __all__ = (

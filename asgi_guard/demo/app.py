@@ -1,12 +1,15 @@
 """The demo: a small chat-community API behind the whole asgi_guard stack.
 
-Run it with ``python -m asgi_guard demo`` (in-memory backends) or ``... demo --redis URL``. It prints
+Run it with ``python -m asgi_guard demo`` (API keys and revocations in a SQLite file under the temp
+dir, so keys made with ``keys new --store`` survive restarts; ``--db URL`` for another database,
+``--memory`` for none) or ``... demo --redis URL``. It prints
 an admin token, a moderator token, an API key, the community id to send as ``X-Community-ID`` and
 ready-to-paste curl lines. Secrets are generated per process: this is a demo, not a deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -177,8 +180,12 @@ class Demo:
         return "\n".join(lines)
 
 
-def build_demo(redis_url: str | None = None) -> Demo:
-    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given)."""
+def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
+    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given).
+
+    With ``db_url`` (``sqlite:///file.db`` or ``postgresql://...``, needs the ``sql`` extra), API keys
+    and revocations live in that database: migrated and given the demo key at startup (lifespan).
+    """
     store = CommunityStore()
 
     async def health(request: Request) -> JSONResponse:
@@ -230,6 +237,20 @@ def build_demo(redis_url: str | None = None) -> Demo:
         Route("/webhook/generic", webhook, methods=["POST"]),
         Route("/webhook/twitch", webhook, methods=["POST"]),
     ]
+    db: Any = None
+    if db_url:
+        from asgi_guard.sql import SQLAPIKeyStore, SQLDatabase, SQLRevocationStore, upgrade
+
+        db = SQLDatabase(db_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        if db is not None:
+            await upgrade(db)
+            await key_store.put(demo_record)
+        yield
+        if db is not None:
+            await db.aclose()
 
     jwt_secret = secrets.token_urlsafe(48)
     keyring = KeyRing.single(jwt_secret, kid="demo-1")
@@ -246,12 +267,14 @@ def build_demo(redis_url: str | None = None) -> Demo:
         revocation = MemoryRevocationStore()
         replay_store = None
         limiter = MemoryRateLimitBackend()
+    if db is not None:
+        revocation = SQLRevocationStore(db)
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
     # Browser sessions: production cookie flags (browsers accept Secure cookies from http://127.0.0.1
     # and localhost, which they treat as potentially trustworthy origins).
     cookies = SessionCookies()
     notes: list[dict[str, str]] = []
-    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)])
+    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)], lifespan=lifespan)
     actions: list[str] = []
 
     async def on_suspicious(activity: SuspiciousActivity) -> None:
@@ -276,20 +299,17 @@ def build_demo(redis_url: str | None = None) -> Demo:
     user_token = tokens.issue_access("user-1", username="user", roles=["user"], communities=[COMMUNITY_ID])
 
     api_key = create_api_key("wa")
-    key_store = MemoryAPIKeyStore(
-        [
-            APIKeyRecord(
-                key_hash=hash_api_key(api_key),
-                name="demo-bot",
-                owner_id="bot-1",
-                role="action",
-                owner_roles=frozenset({"user"}),
-                permissions=frozenset({"action:execute", "profile:view"}),
-                communities={COMMUNITY_ID: frozenset()},
-                created_at=time.time(),
-            )
-        ]
+    demo_record = APIKeyRecord(
+        key_hash=hash_api_key(api_key),
+        name="demo-bot",
+        owner_id="bot-1",
+        role="action",
+        owner_roles=frozenset({"user"}),
+        permissions=frozenset({"action:execute", "profile:view"}),
+        communities={COMMUNITY_ID: frozenset()},
+        created_at=time.time(),
     )
+    key_store: Any = MemoryAPIKeyStore([demo_record]) if db is None else SQLAPIKeyStore(db)
     webhook_secret = secrets.token_hex(32)
     twitch_secret = secrets.token_hex(32)
 
@@ -369,8 +389,19 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
-        extra={"abuse_actions": actions, "notes": notes},
+        extra={"abuse_actions": actions, "notes": notes, "banner_lines": _db_lines(db)},
     )
+
+
+def _db_lines(db: Any) -> list[str]:
+    if db is None:
+        return []
+    url = db.url.set(drivername=db.url.get_backend_name()).render_as_string(hide_password=True)
+    return [
+        "",
+        f"API keys and revocations persist in {url}. A key of your own that survives restarts:",
+        f"  python -m asgi_guard keys new --store '{url}' --owner you --role user --permissions profile:view",
+    ]
 
 
 __all__ = ("COMMUNITY_ID", "Demo", "build_demo")

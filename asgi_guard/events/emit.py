@@ -7,6 +7,7 @@ import re
 from time import time as _time
 from typing import TYPE_CHECKING, Final
 
+from asgi_guard._forwarded import safe_peer
 from asgi_guard._headers import get_header
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.context import GuardContext
@@ -101,7 +102,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     if client:
-        return str(client[0])
+        return safe_peer(str(client[0]))  # a peer that is not an address is never logged as it is
     return ""
 
 

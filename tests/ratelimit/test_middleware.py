@@ -396,7 +396,8 @@ class TestMemoisedChecks:
         assert app._limits[0]._memo == {}
 
     async def test_long_client_addresses_are_limited_but_not_remembered(self) -> None:
-        """A long client value (a socket path) still gets its own bucket, but is never pinned by the per-IP memo."""
+        """A long client value (a socket path) is limited (as the "invalid" placeholder, one shared bucket)
+        and its text is never pinned by the per-IP memo."""
         from asgi_guard.ratelimit.compiled import MEMO_MAX_VALUE
 
         app = middleware(Limit(name="ip", rate="1/minute"))
@@ -405,7 +406,7 @@ class TestMemoisedChecks:
         assert (await call(app, make_scope(client=(client, 1)))).status == 429
         assert (await call(app, make_scope(client=("10.0.0.9", 1)))).status == 200
         assert app._limits[0]._by_ip is not None
-        assert list(app._limits[0]._by_ip) == ["10.0.0.9"]
+        assert list(app._limits[0]._by_ip) == ["invalid", "10.0.0.9"]
 
     async def test_memory_subclass_goes_through_the_failover(self) -> None:
         """Only the plain memory backend is called directly; a subclass's own ``check`` is honoured."""
