@@ -1,8 +1,9 @@
 """Abuse-layer figures: client µs per successful request and per failure, with and without the layer,
 on memory and on a throwaway redis-server, and Redis round trips per request.
 
-Run: ``python bench/bench_abuse.py`` (from the repository root; ``--rounds N``, ``--requests N``).
-Rounds alternate the stacks so drift hits each alike; the figure is the median over rounds.
+Run: ``python -m bench.bench_abuse`` (from the repository root; ``--rounds N``, ``--requests N``,
+``--no-write``). Rounds alternate the stacks so drift hits each alike; the figure is the median over
+rounds. Writes the ``abuse`` section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -60,25 +61,28 @@ def stack(backend: Any | None) -> Any:
     return guard(app, AbuseConfig(limits=failure_limits(), backend=backend, budget=1.0), auth)
 
 
-async def per_request(target: Any, requests: int, *, fail: bool, salt: str) -> float:
-    """µs per request: successes from 50 clients; failures with fresh bad tokens from fresh addresses
-    (no bucket ever empties: every failure is checked and charged, the most a failure can cost)."""
+async def per_request(target: Any, requests: int, *, fail: bool, salt: str) -> list[float]:
+    """µs of each request: successes from 50 clients; failures with fresh bad tokens from fresh
+    addresses (no bucket ever empties: every failure is checked and charged, the most it can cost)."""
     scopes = []
     for index in range(requests):
         credential = f"bad-{salt}-{index}" if fail else TOKEN
         ip = f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}" if fail else f"192.0.2.{index % 50}"
         scopes.append(make_scope(path="/p", headers={"authorization": f"Bearer {credential}"}, client=(ip, 1)))
-    started = time.perf_counter()
+    timings = []
+    clock = time.perf_counter
     for scope in scopes:
+        started = clock()
         await target(scope, _receive, _send)
-    return (time.perf_counter() - started) / requests * 1e6
+        timings.append((clock() - started) * 1e6)
+    return timings
 
 
 async def reads(client: aioredis.Redis) -> int:
     return int((await client.info("stats"))["total_reads_processed"])
 
 
-async def main(rounds: int, requests: int) -> None:
+async def main(rounds: int, requests: int) -> list[str]:
     server = RedisServer().start()
     try:
         client = aioredis.Redis.from_url(server.url)
@@ -88,7 +92,7 @@ async def main(rounds: int, requests: int) -> None:
             "auth + abuse (memory)": stack(MemoryRateLimitBackend()),
             "auth + abuse (redis)": stack(remote),
         }
-        results: dict[tuple[str, str], list[float]] = {}
+        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for name, target in stacks.items():  # warm: caches, known-good clients, script loaded
             await per_request(target, 200, fail=False, salt="warm")
             await per_request(target, 50, fail=True, salt=f"warm-{name}")
@@ -97,18 +101,25 @@ async def main(rounds: int, requests: int) -> None:
             order = order[round_ % len(order) :] + order[: round_ % len(order)]
             for name, target in order:
                 for kind in ("success", "failure"):
-                    figure = await per_request(target, requests, fail=kind == "failure", salt=f"{round_}-{name}")
+                    timings = await per_request(target, requests, fail=kind == "failure", salt=f"{round_}-{name}")
+                    figure = (statistics.median(timings), statistics.fmean(timings))
                     results.setdefault((name, kind), []).append(figure)
-        print(f"client µs per request, median of {rounds} rounds x {requests} requests (one process, sequential)")
+        lines = [
+            f"client µs per request (one process, sequential), {rounds} rounds x {requests} requests:",
+            "median over rounds of each round's p50 and mean",
+        ]
         for (name, kind), figures in results.items():
-            print(f"  {name:24} {kind:8} {statistics.median(figures):8.1f} µs")
+            p50 = statistics.median(figure[0] for figure in figures)
+            mean = statistics.median(figure[1] for figure in figures)
+            lines.append(f"  {name:24} {kind:8} p50 {p50:8.1f} µs   mean {mean:8.1f} µs")
         target = stacks["auth + abuse (redis)"]
         for kind in ("success", "failure"):
             before = await reads(client)
             await per_request(target, 500, fail=kind == "failure", salt=f"count-{kind}")
-            print(f"  redis round trips per {kind}: {(await reads(client) - before) / 500:.2f}")
+            lines.append(f"  redis commands read per {kind}: {(await reads(client) - before) / 500:.2f}")
         await remote.aclose()
         await client.aclose()
+        return lines
     finally:
         server.stop()
 
@@ -117,5 +128,25 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.requests))
+    output = asyncio.run(main(args.rounds, args.requests))
+    print("\n".join(output))
+    if not args.no_write:
+        from bench import report
+
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        text = "\n".join(
+            [
+                "## Abuse layer (`python -m bench.bench_abuse`)",
+                "",
+                f"Run {stamp}. Successes: one valid JWT from 50 addresses (known good after their first",
+                "request). Failures: a fresh bad token from a fresh address each time (no bucket ever empties,",
+                "so every failure is pre-checked, charged on both buckets and counted for the patterns).",
+                "",
+                "```",
+                *output,
+                "```",
+            ]
+        )
+        report.replace_section("abuse", text)

@@ -126,10 +126,14 @@ class AbuseMiddleware:
         until = self._trusted.get(pair)
         trusted = until is not None and until > self._monotonic()
         buckets: list[_Bucket] | None = None
+        room = False  # the pre-check saw room in every bucket
         if not trusted and self._limits:
             buckets = self._buckets(ip, credential, principal)
-            if buckets and not await self._admitted(scope, send, buckets):
-                return
+            if buckets:
+                verdict = await self._admitted(scope, send, buckets)
+                if verdict is None:
+                    return
+                room = verdict
 
         await self.app(scope, receive, send)
         status = ctx.status  # recorded by the context's response hook
@@ -143,7 +147,7 @@ class AbuseMiddleware:
             self._trusted.pop(pair, None)
             if buckets is None:
                 buckets = self._buckets(ip, credential, principal)
-            await self._failed(scope, buckets, code, ip, credential, principal, _provider(ctx))
+            await self._failed(scope, buckets, room, code, ip, credential, principal, _provider(ctx))
         elif 0 < status < 400:  # 101: an accepted websocket
             if not trusted:
                 self._trust(pair)
@@ -217,9 +221,10 @@ class AbuseMiddleware:
         if len(trusted) > TRUSTED_LIMIT:
             trusted.popitem(last=False)
 
-    async def _admitted(self, scope: Scope, send: Send, buckets: list[_Bucket]) -> bool:
-        """Whether one more failure fits every bucket; otherwise answers 429 (503 when the backend
-        failed and the fail mode is closed) and returns ``False``. Shadow mode only logs."""
+    async def _admitted(self, scope: Scope, send: Send, buckets: list[_Bucket]) -> bool | None:
+        """``True`` when one more failure fits every bucket. Otherwise answers 429 (503 when the
+        backend failed and the fail mode is closed) and returns ``None``; in shadow mode it only logs
+        and returns ``False``."""
         outcome = await self._decide(scope, [bucket.peek for bucket in buckets])
         if outcome is None:
             retry = str(self._failover.breaker.retry_after).encode()
@@ -227,7 +232,7 @@ class AbuseMiddleware:
                 ErrorCode.SERVICE_UNAVAILABLE, "failure_limit_backend_unavailable", headers=((b"retry-after", retry),)
             )
             await send_denial(scope, send, error, fmt=self._fmt)
-            return False
+            return None
         if outcome.allowed:
             return True
         refused = [
@@ -240,10 +245,10 @@ class AbuseMiddleware:
         retry = b"%d" % max(1, -(-retry_us // MICROS))
         if self._shadow:
             emit(scope, "rate_limit_hit", "shadow", "failure_limit_exceeded", limit=names)
-            return True
+            return False
         error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "failure_limit_exceeded", headers=((b"retry-after", retry),))
         await send_denial(scope, send, error, fmt=self._fmt, limit=names)
-        return False
+        return None
 
     async def _decide(self, scope: Scope, checks: list[Check]) -> Outcome | None:
         """The backend's outcome, degraded per fail mode when it failed (``None``: refuse, 503)."""
@@ -270,15 +275,21 @@ class AbuseMiddleware:
         self,
         scope: Scope,
         buckets: list[_Bucket],
+        room: bool,
         code: str | None,
         ip: str,
         credential: str,
         principal: Principal | None,
         provider: str,
     ) -> None:
-        """Charge every bucket (each on its own: an empty one must not spare the others) and count
-        the failure's patterns, concurrently: one round trip (the response is already sent)."""
-        work = [self._decide(scope, [bucket.charge]) for bucket in buckets]
+        """Charge the buckets and count the failure's patterns, concurrently: one round trip (the
+        response is already sent). All buckets in one call when the pre-check saw room in each (a
+        request racing in between may make that call refuse them all: one charge lost, never an
+        extra one); otherwise each on its own, so an empty bucket does not spare the others."""
+        if room and len(buckets) > 1:
+            work = [self._decide(scope, [bucket.charge for bucket in buckets])]
+        else:
+            work = [self._decide(scope, [bucket.charge]) for bucket in buckets]
         found = self._detector.on_failure(code, ip, credential, principal, provider)
         if found:
             work.append(self._observe(scope, found, ip, credential, principal))
