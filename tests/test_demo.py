@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import time
 
 import httpx
 import msgspec
 import pytest
 
 from asgi_guard.demo import COMMUNITY_ID, build_demo
+from asgi_guard.demo.app import WEBHOOK_RATE
+from asgi_guard.webhooks import sign_twitch
 
 pytestmark = pytest.mark.anyio
 
@@ -135,6 +138,30 @@ async def test_rate_limit_headers_and_per_command_limit() -> None:
     assert statuses[10].json()["error"] == "rate_limit_exceeded"
     assert int(statuses[10].headers["retry-after"]) > 0
     assert other.status_code == 200
+
+
+async def test_verified_webhooks_are_limited_per_provider_not_by_caller_ip() -> None:
+    """Issue 11 item 2: 150 Twitch deliveries from one address (more than the anonymous tier's 100 and
+    than the IP limit would leave) all reach the app; they count against the provider's bucket."""
+    demo = build_demo()
+    body = b'{"subscription":{"type":"channel.follow"},"event":{"user_id":"1"}}'
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    async with _client(demo.app) as client:
+        responses = [
+            await client.post(
+                "/webhook/twitch",
+                content=body,
+                headers=sign_twitch(demo.twitch_secret, body, message_id=f"m-{index}", timestamp=stamp),
+            )
+            for index in range(150)
+        ]
+        unsigned = await client.post("/webhook/twitch", content=body)
+        health = await client.get("/health")
+    assert [response.status_code for response in responses] == [200] * 150
+    assert responses[-1].headers["x-ratelimit-limit"] == WEBHOOK_RATE.split("/")[0]
+    assert int(responses[-1].headers["x-ratelimit-remaining"]) < int(WEBHOOK_RATE.split("/")[0])
+    assert (unsigned.status_code, unsigned.json()["error"]) == (401, "missing_signature")
+    assert int(health.headers["x-ratelimit-remaining"]) > 990  # webhooks never drew on the caller's IP budget
 
 
 async def test_twenty_bad_tokens_get_429_and_a_suspicious_activity_line(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,10 +5,17 @@ descending from it). ``refresh()`` rotates: the presented refresh token is marke
 pair is issued. A second use of the same refresh token is accepted only within ``reuse_grace``
 seconds (two tabs racing on one refresh); after that it is treated as theft and the whole family is
 revoked (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+
+Rotation is idempotent inside the grace: the new pair is derived from the presented token's id and
+the time of its first use (jti = a hash of the old jti, iat/exp from the first use), so every
+refresh racing on one token receives the *same* pair, byte for byte. Fifty concurrent refreshes
+mint exactly one pair, and nothing about the pair needs to be stored.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 
     from asgi_guard.auth.keyring import KeyRing
     from asgi_guard.auth.revocation import RevocationStore
+    from asgi_guard.auth.verifier import VerifiedToken
 
 MIN_ACCESS_TTL: Final = 3600.0
 MAX_ACCESS_TTL: Final = 86400.0
@@ -140,22 +148,22 @@ class TokenService:
         profile = self._profile(sub, username, email, roles, communities)
         return self._pair(profile, family=secrets.token_urlsafe(16))
 
-    def _pair(self, profile: dict[str, Any], family: str) -> TokenPair:
-        now = self._clock.time()
-        access = {**profile, **self._registered("access", now, self.access_ttl, family)}
-        refresh = {**profile, **self._registered("refresh", now, self.refresh_ttl, family)}
+    def _pair(self, profile: dict[str, Any], family: str, *, at: float | None = None, seed: str = "") -> TokenPair:
+        now = self._clock.time() if at is None else at
+        access = {**profile, **self._registered("access", now, self.access_ttl, family, seed)}
+        refresh = {**profile, **self._registered("refresh", now, self.refresh_ttl, family, seed)}
         return TokenPair(
             access_token=self._sign(access, now),
             refresh_token=self._sign(refresh, now),
             expires_in=int(self.access_ttl),
         )
 
-    def _registered(self, kind: str, now: float, ttl: float, family: str | None) -> dict[str, Any]:
+    def _registered(self, kind: str, now: float, ttl: float, family: str | None, seed: str = "") -> dict[str, Any]:
         claims: dict[str, Any] = {
             "type": kind,
             "iat": int(now),
             "exp": int(now + ttl),
-            "jti": secrets.token_urlsafe(16),
+            "jti": _derived_jti(seed, kind) if seed else secrets.token_urlsafe(16),
             **self._issuer_audience,
         }
         if family is not None:
@@ -198,11 +206,24 @@ class TokenService:
         if first_use is not None and self._clock.time() - first_use > self.reuse_grace:
             await self.revocation.revoke(family, self._clock.time() + self.refresh_ttl)
             raise GuardError(ErrorCode.TOKEN_REVOKED, "refresh_reuse_detected")
+        if first_use is None:  # we were first: read back the stamp the store kept, which racing calls see too
+            first_use = await self.revocation.claim_refresh(verified.token_id, verified.expires_at)
         claims = verified.claims
         profile = {
             name: claims[name] for name in ("sub", "roles", "communities", "username", "email") if name in claims
         }
-        return self._pair(profile, family=family)
+        return self._pair(profile, family=family, at=first_use, seed=verified.token_id)
+
+    async def verify(self, token: str, *, expected_type: str = "access") -> VerifiedToken:
+        """Verify one of our tokens (signature, claims, type) and check it is not revoked (logout uses this).
+
+        Raises:
+            GuardError: ``invalid_token``, ``token_expired`` or ``token_revoked``.
+        """
+        verified = self._verifier.verify(token, expected_type=expected_type)
+        if await self.revocation.is_revoked(verified.revocation_ids):
+            raise GuardError(ErrorCode.TOKEN_REVOKED, f"{expected_type}_revoked")
+        return verified
 
     async def revoke(self, token: str) -> None:
         """Logout: revoke ``token`` (an access or refresh token); a refresh token takes its family along.
@@ -222,6 +243,12 @@ class TokenService:
             if verified.family is not None:
                 await self.revocation.revoke(verified.family, self._clock.time() + self.refresh_ttl)
         await self.revocation.revoke(verified.token_id, verified.expires_at)
+
+
+def _derived_jti(seed: str, kind: str) -> str:
+    """The jti of a rotated token: unique per presented token and kind, the same for every racing refresh."""
+    digest = hashlib.sha256(f"asgi_guard.rotation\x00{seed}\x00{kind}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 __all__ = ("MAX_ACCESS_TTL", "MIN_ACCESS_TTL", "TokenPair", "TokenService")

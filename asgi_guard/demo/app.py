@@ -1,12 +1,15 @@
 """The demo: a small chat-community API behind the whole asgi_guard stack.
 
-Run it with ``python -m asgi_guard demo`` (in-memory backends) or ``... demo --redis URL``. It prints
+Run it with ``python -m asgi_guard demo`` (API keys and revocations in a SQLite file under the temp
+dir, so keys made with ``keys new --store`` survive restarts; ``--db URL`` for another database,
+``--memory`` for none) or ``... demo --redis URL``. It prints
 an admin token, a moderator token, an API key, the community id to send as ``X-Community-ID`` and
 ready-to-paste curl lines. Secrets are generated per process: this is a demo, not a deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -33,6 +36,9 @@ from asgi_guard.auth import (
     hash_api_key,
 )
 from asgi_guard.clientip import ClientIPConfig
+from asgi_guard.context import context_of
+from asgi_guard.csrf import CSRFConfig
+from asgi_guard.demo.browser import browser_routes
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
 from asgi_guard.ratelimit import (
@@ -44,8 +50,16 @@ from asgi_guard.ratelimit import (
     tiers,
 )
 from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
+from asgi_guard.sessions import SessionCookies
 from asgi_guard.tenancy import TenancyConfig
-from asgi_guard.webhooks import GenericHMAC, RedisReplayStore, TwitchEventSub, WebhookConfig, get_webhook
+from asgi_guard.webhooks import (
+    GenericHMAC,
+    RedisReplayStore,
+    TwitchEventSub,
+    VerifiedWebhook,
+    WebhookConfig,
+    get_webhook,
+)
 from asgi_guard.webhooks.signing import curl_command, sign_generic, sign_twitch
 
 if TYPE_CHECKING:
@@ -63,7 +77,7 @@ ROLES = DEFAULT_ROLES.with_roles(
 
 POLICIES = (
     RoutePolicy(path="/health", public=True),
-    RoutePolicy(path="/webhook/{provider}", public=True),
+    RoutePolicy(path="/webhook/{provider}", public=True),  # signed, not authenticated: WebhookConfig checks it
     RoutePolicy(path="/api/v1/profile", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(
         path="/api/v1/communities/{community_id}/moderation", methods=("POST",), permissions=("community:moderate",)
@@ -71,10 +85,29 @@ POLICIES = (
     RoutePolicy(path="/api/v1/communities/{community_id}/modules", methods=("POST",), permissions=("module:install",)),
     RoutePolicy(path="/api/v1/action/execute", methods=("POST",), permissions=("action:execute",)),
     RoutePolicy(path="/api/v1/admin/users", methods=("GET",), permissions=("admin:users",)),
+    # The browser pages: anyone may see the login page and log in; the board needs a session.
+    RoutePolicy(path="/", methods=("GET",), public=True),
+    RoutePolicy(path="/login", methods=("POST",), public=True),
+    RoutePolicy(path="/auth/refresh", methods=("POST",), public=True),
+    RoutePolicy(path="/auth/logout", methods=("POST",)),
+    RoutePolicy(path="/app", methods=("GET",), permissions=("profile:view",)),
+    RoutePolicy(path="/app/notes", methods=("POST",), permissions=("profile:view",)),
 )
 
 COMMUNITY_ID = "42"
 OTHER_COMMUNITY_ID = "7"
+WEBHOOK_ROUTE = "/webhook/{provider}"
+WEBHOOK_RATE = "3000/minute"
+"""Verified deliveries per provider (whatever address they come from)."""
+API_ROUTES = ("/api/{rest:path}",)
+"""Where the per-principal tiers apply (anonymous callers there are keyed by address)."""
+
+
+def webhook_provider(scope: Any) -> str | None:
+    """The rate-limit key of a verified webhook delivery: its provider (``None`` elsewhere)."""
+    ctx = context_of(scope)
+    verified = ctx.webhook if ctx is not None else None
+    return verified.provider if isinstance(verified, VerifiedWebhook) else None
 
 
 @dataclass
@@ -120,6 +153,7 @@ class Demo:
         moderation = f"{base}/api/v1/communities/{COMMUNITY_ID}/moderation"
         lines = [
             "asgi_guard demo: a community API behind the full stack (demo secrets, generated per process)",
+            f"browser: open {base}/ to log in (session in a __Host- cookie), post with CSRF-protected forms, log out",
             f"community id {COMMUNITY_ID} (send it as X-Community-ID); paste the exports first:",
             "",
             f"export ADMIN_TOKEN='{self.admin_token}'",
@@ -146,8 +180,12 @@ class Demo:
         return "\n".join(lines)
 
 
-def build_demo(redis_url: str | None = None) -> Demo:
-    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given)."""
+def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
+    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given).
+
+    With ``db_url`` (``sqlite:///file.db`` or ``postgresql://...``, needs the ``sql`` extra), API keys
+    and revocations live in that database: migrated and given the demo key at startup (lifespan).
+    """
     store = CommunityStore()
 
     async def health(request: Request) -> JSONResponse:
@@ -199,7 +237,20 @@ def build_demo(redis_url: str | None = None) -> Demo:
         Route("/webhook/generic", webhook, methods=["POST"]),
         Route("/webhook/twitch", webhook, methods=["POST"]),
     ]
-    inner = Starlette(routes=routes)
+    db: Any = None
+    if db_url:
+        from asgi_guard.sql import SQLAPIKeyStore, SQLDatabase, SQLRevocationStore, upgrade
+
+        db = SQLDatabase(db_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        if db is not None:
+            await upgrade(db)
+            await key_store.put(demo_record)
+        yield
+        if db is not None:
+            await db.aclose()
 
     jwt_secret = secrets.token_urlsafe(48)
     keyring = KeyRing.single(jwt_secret, kid="demo-1")
@@ -216,7 +267,14 @@ def build_demo(redis_url: str | None = None) -> Demo:
         revocation = MemoryRevocationStore()
         replay_store = None
         limiter = MemoryRateLimitBackend()
+    if db is not None:
+        revocation = SQLRevocationStore(db)
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
+    # Browser sessions: production cookie flags (browsers accept Secure cookies from http://127.0.0.1
+    # and localhost, which they treat as potentially trustworthy origins).
+    cookies = SessionCookies()
+    notes: list[dict[str, str]] = []
+    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)], lifespan=lifespan)
     actions: list[str] = []
 
     async def on_suspicious(activity: SuspiciousActivity) -> None:
@@ -241,29 +299,36 @@ def build_demo(redis_url: str | None = None) -> Demo:
     user_token = tokens.issue_access("user-1", username="user", roles=["user"], communities=[COMMUNITY_ID])
 
     api_key = create_api_key("wa")
-    key_store = MemoryAPIKeyStore(
-        [
-            APIKeyRecord(
-                key_hash=hash_api_key(api_key),
-                name="demo-bot",
-                owner_id="bot-1",
-                role="action",
-                owner_roles=frozenset({"user"}),
-                permissions=frozenset({"action:execute", "profile:view"}),
-                communities={COMMUNITY_ID: frozenset()},
-                created_at=time.time(),
-            )
-        ]
+    demo_record = APIKeyRecord(
+        key_hash=hash_api_key(api_key),
+        name="demo-bot",
+        owner_id="bot-1",
+        role="action",
+        owner_roles=frozenset({"user"}),
+        permissions=frozenset({"action:execute", "profile:view"}),
+        communities={COMMUNITY_ID: frozenset()},
+        created_at=time.time(),
     )
+    key_store: Any = MemoryAPIKeyStore([demo_record]) if db is None else SQLAPIKeyStore(db)
     webhook_secret = secrets.token_hex(32)
     twitch_secret = secrets.token_hex(32)
 
     # IP limits run before authentication; tiers and the per-command limit after it. Both share one backend.
-    ip_limits = RateLimitConfig(stage="pre_auth", backend=limiter, limits=(Limit(name="ip", rate="1000/minute"),))
+    # Webhooks are never limited by caller IP (a provider sends from a few addresses, and a refused
+    # delivery is retried): they are exempt from the IP limit, and a verified delivery counts against
+    # one bucket per provider instead. Badly signed requests never get that far: the signature check refuses
+    # them, and the abuse layer charges those failures to the sender's address.
+    ip_limits = RateLimitConfig(
+        stage="pre_auth",
+        backend=limiter,
+        limits=(Limit(name="ip", rate="1000/minute"),),
+        exempt_paths=(WEBHOOK_ROUTE,),
+    )
     principal_limits = RateLimitConfig(
         backend=limiter,
         limits=(
-            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}),
+            tiers({"standard": "100/minute", "premium": "500/minute", "admin": "1000/minute"}, paths=API_ROUTES),
+            Limit(name="webhook", rate=WEBHOOK_RATE, key=webhook_provider, paths=(WEBHOOK_ROUTE,)),
             Limit(
                 name="command",
                 rate="10/minute",
@@ -299,8 +364,11 @@ def build_demo(redis_url: str | None = None) -> Demo:
         AuthConfig(
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
-            exclude=("/health", "/webhook/{provider}"),
+            session=cookies,
+            exclude=("/health", WEBHOOK_ROUTE, "/login", "/auth/refresh"),
+            optional=("/",),
         ),
+        CSRFConfig(secrets=(secrets.token_bytes(32),)),
         TenancyConfig(routes=("/api/v1/communities/{community_id}/{rest:path}", "/api/v1/action/execute")),
         RBACConfig(roles=ROLES, policies=POLICIES, default="deny"),
         principal_limits,
@@ -321,8 +389,19 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
-        extra={"abuse_actions": actions},
+        extra={"abuse_actions": actions, "notes": notes, "banner_lines": _db_lines(db)},
     )
+
+
+def _db_lines(db: Any) -> list[str]:
+    if db is None:
+        return []
+    url = db.url.set(drivername=db.url.get_backend_name()).render_as_string(hide_password=True)
+    return [
+        "",
+        f"API keys and revocations persist in {url}. A key of your own that survives restarts:",
+        f"  python -m asgi_guard keys new --store '{url}' --owner you --role user --permissions profile:view",
+    ]
 
 
 __all__ = ("COMMUNITY_ID", "Demo", "build_demo")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 from contextvars import ContextVar
@@ -15,7 +14,7 @@ from asgi_guard.events.config import EventsConfig
 from asgi_guard.events.emit import DEFAULT_EMITTER, Emitter, emit
 
 if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
 REQUEST_ID: Final[ContextVar[str]] = ContextVar("asgi_guard_request_id", default="")
 """The current request id, for log correlation anywhere in the request's task."""
@@ -25,11 +24,13 @@ class EventsMiddleware:
     """Gives each request an id (echoed in the response), routes its security events to the
     configured sinks, and optionally logs each request's outcome.
 
-    A client-supplied ``X-Request-ID`` is kept only when it matches the configured pattern, so a
-    hostile id cannot inject log lines. ``lifespan`` passes through.
+    The server's request id is always generated (128 random bits: unguessable, and no client can
+    choose it or reuse another request's). A client-supplied ``X-Request-ID`` that matches the
+    configured pattern (so it cannot inject log lines) is echoed in the response instead and logged
+    as its own field, ``client_request_id``. ``lifespan`` passes through.
     """
 
-    __slots__ = ("_counter", "_emitter", "_header", "_log_outcome", "_pattern", "_prefix", "app", "config")
+    __slots__ = ("_emitter", "_header", "_log_outcome", "_pattern", "app", "config")
 
     def __init__(self, app: ASGIApp, config: EventsConfig | None = None) -> None:
         self.app = app
@@ -41,54 +42,55 @@ class EventsMiddleware:
             self._emitter = Emitter(list(sinks), config.clock or SYSTEM_CLOCK)
         self._header = config.request_id_header.encode("latin-1")
         self._pattern = re.compile(config.request_id_pattern) if config.trust_request_id else None
-        # A per-process random prefix plus a counter: unique across instances, far cheaper than uuid4.
-        self._prefix = secrets.token_hex(6)
-        self._counter = itertools.count(1)
         self._log_outcome = config.log_outcome
 
-    def _request_id(self, scope: Scope) -> str:
+    def _client_request_id(self, scope: Scope) -> str:
+        """The client's request id when it is acceptable, else ``""``."""
         if self._pattern is not None:
             raw = get_header(scope, self._header)
             if raw is not None:
                 try:
                     text = raw.decode("ascii")
                 except UnicodeDecodeError:
-                    text = ""
+                    return ""
                 if self._pattern.fullmatch(text):
                     return text
-        return f"{self._prefix}-{next(self._counter):x}"
+        return ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
 
-        ctx = GuardContext.from_scope(scope)
+        ctx, send = GuardContext.enter(scope, send)
         ctx.emitter = self._emitter
-        ctx.request_id = request_id = self._request_id(scope)
+        ctx.request_id = request_id = new_request_id()
+        ctx.client_request_id = client_id = self._client_request_id(scope)
         token = REQUEST_ID.set(request_id)
-        echo = ((self._header, request_id.encode("ascii")),)
-        status = 0
-
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                headers = message.get("headers")  # append_headers, inlined: this runs on every response
-                message["headers"] = [*headers, *echo] if headers else list(echo)
-            elif kind == "websocket.accept" and not status:
-                status = 101
-            elif kind == "websocket.close" and not status:
-                status = 403  # a close before accept is an HTTP 403 to the client (ASGI spec)
-            await send(message)
-
+        ctx.set_response_header(self._header, (client_id or request_id).encode("ascii"))
+        raised = True
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, send)
+            raised = False
         finally:
             REQUEST_ID.reset(token)
             if self._log_outcome:
-                emit(scope, "request", "allow" if 0 < status < 400 else "deny", reason=str(status))
+                _log_outcome(scope, ctx.status, raised)
 
 
-__all__ = ("REQUEST_ID", "EventsMiddleware")
+def _log_outcome(scope: Scope, status: int, raised: bool) -> None:
+    """One ``request`` event: the status sent, or why there was none (the client left, or a crash)."""
+    if status:
+        emit(scope, "request", "allow" if status < 400 else "deny", reason=str(status))
+    elif raised:
+        emit(scope, "request", "error", reason="exception")
+    else:  # every layer returns without answering only when the client has gone
+        emit(scope, "request", "disconnect", reason="client_disconnected")
+
+
+def new_request_id() -> str:
+    """A server request id: 128 random bits as 32 hex digits."""
+    return secrets.token_hex(16)
+
+
+__all__ = ("REQUEST_ID", "EventsMiddleware", "new_request_id")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 _log: Final = logging.getLogger("asgi_guard.sql")
+FEED_APPLICATION_NAME: Final = "asgi_guard_feed"  # how operators spot the listener in pg_stat_activity
 
 
 class FeedSubscriber(Protocol):
@@ -140,6 +141,7 @@ class PostgresFeed:
             "database": url.database,
             "ssl": ssl_option,
             "timeout": timeout,
+            "server_settings": {"application_name": FEED_APPLICATION_NAME},
         }
         self.channel = channel
         self.timeout = timeout
@@ -219,4 +221,4 @@ class PostgresFeed:
             delay = min(delay * 2, 2.0)
 
 
-__all__ = ("ChangeFeed", "FeedSubscriber", "LocalFeed", "PostgresFeed")
+__all__ = ("FEED_APPLICATION_NAME", "ChangeFeed", "FeedSubscriber", "LocalFeed", "PostgresFeed")

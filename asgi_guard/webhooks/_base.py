@@ -64,7 +64,7 @@ class Check(Protocol):
     """A compiled verifier: everything derived, ready for the request path."""
 
     provider: str
-    id_header: bytes | None
+    id_headers: tuple[bytes, ...]
     window: float
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
@@ -109,10 +109,10 @@ class HMACCheck:
 
     ``tolerance`` is how far a timestamp may lie in the past or the future, so a signed message stays
     acceptable (and is remembered for dedupe) over ``window = 2 * tolerance`` unless a scheme says
-    otherwise. ``id_header`` names the delivery id quoted in refusal events.
+    otherwise. ``id_headers`` name the delivery id quoted in refusal events (the first present).
     """
 
-    __slots__ = ("id_header", "keys", "provider", "tolerance", "window")
+    __slots__ = ("id_headers", "keys", "provider", "tolerance", "window")
 
     def __init__(
         self,
@@ -120,12 +120,12 @@ class HMACCheck:
         keys: tuple[bytes, ...],
         *,
         tolerance: float = 0.0,
-        id_header: bytes | None = None,
+        id_headers: tuple[bytes, ...] = (),
         window: float | None = None,
     ) -> None:
         self.provider = config.provider
         self.keys = keys
-        self.id_header = id_header
+        self.id_headers = id_headers
         self.tolerance = float(tolerance)
         self.window = 2 * self.tolerance if window is None else float(window)
 
@@ -153,15 +153,21 @@ def check_window(seconds: Any, where: str) -> None:
 def header(scope: Scope, name: bytes) -> bytes:
     """A signature-related header: present once, of sane size.
 
+    Every malformed signature-related header is a 401 ``invalid_signature`` in every scheme (never a
+    400): the request cannot be verified, whatever part of it is broken.
+
     Raises:
-        GuardError: ``missing_signature`` when absent, ``malformed_request`` when duplicated,
+        GuardError: ``missing_signature`` when absent, ``invalid_signature`` when duplicated,
             oversized or empty.
     """
-    value = get_unique(scope, name)
+    try:
+        value = get_unique(scope, name)
+    except GuardError:
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, f"duplicate_header:{name.decode('latin-1')}") from None
     if value is None:
         raise GuardError(ErrorCode.MISSING_SIGNATURE, f"missing_header:{name.decode('latin-1')}")
     if not value or len(value) > MAX_HEADER_BYTES:
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, f"bad_header_size:{name.decode('latin-1')}")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, f"bad_header_size:{name.decode('latin-1')}")
     return value
 
 
@@ -169,14 +175,14 @@ def message_id(scope: Scope, name: bytes) -> str:
     """A delivery id header, checked to be short printable ASCII (it becomes a store key and a log field)."""
     raw = header(scope, name)
     if _MESSAGE_ID.fullmatch(raw) is None:
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, f"bad_message_id:{name.decode('latin-1')}")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, f"bad_message_id:{name.decode('latin-1')}")
     return raw.decode("ascii")
 
 
 def unix_seconds(raw: bytes) -> int:
     """Parse a Unix timestamp header: ASCII digits only (no sign, spaces, decimals or exponents)."""
     if not raw.isdigit() or len(raw) > 12:
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_unix_seconds")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "timestamp_not_unix_seconds")
     return int(raw)
 
 

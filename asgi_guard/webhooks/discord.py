@@ -88,11 +88,11 @@ class DiscordInteractions(Verifier, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 class _DiscordCheck:
-    __slots__ = ("answer_ping", "id_header", "keys", "provider", "tolerance", "window")
+    __slots__ = ("answer_ping", "id_headers", "keys", "provider", "tolerance", "window")
 
     def __init__(self, config: DiscordInteractions) -> None:
         self.provider = config.provider
-        self.id_header: bytes | None = None
+        self.id_headers: tuple[bytes, ...] = ()
         self.keys = _verify_keys(config.public_keys)
         self.answer_ping = config.answer_ping
         self.tolerance = None if config.tolerance is None else float(config.tolerance)

@@ -63,7 +63,7 @@ class _GitHubCheck(HMACCheck):
 
     def __init__(self, config: GitHub) -> None:
         keys = check_secrets(config.secrets, "GitHub.secrets")
-        super().__init__(config, keys, id_header=DELIVERY, window=config.dedupe_window)
+        super().__init__(config, keys, id_headers=(DELIVERY,), window=config.dedupe_window)
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
         raw_signature = header(scope, SIGNATURE)

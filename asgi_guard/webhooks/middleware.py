@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Final
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._headers import get_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.clock import SYSTEM_CLOCK
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
-from asgi_guard.webhooks.verified import WEBHOOK_KEY, VerifiedWebhook
+from asgi_guard.webhooks.verified import VerifiedWebhook
 
 if TYPE_CHECKING:
     from asgi_guard.clock import Clock
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
     from asgi_guard.webhooks._base import Check, Reply, Verified, Verifier
     from asgi_guard.webhooks.config import WebhookConfig
     from asgi_guard.webhooks.replay import ReplayStore
@@ -46,10 +47,12 @@ class WebhookMiddleware:
     """Verifies webhook signatures on the configured routes; other requests pass through untouched.
 
     A verified request reaches the app with the exact bytes the provider signed and a
-    :class:`VerifiedWebhook` at ``scope["asgi_guard.webhook"]``. Every refusal is a 4xx (or 503 when
-    the replay store is down and the route fails closed) with a security event naming the provider
-    and message id, never the signature or the secret. If the app fails (an exception or a 5xx),
-    the delivery is forgotten so the provider's retry is not mistaken for a replay.
+    :class:`VerifiedWebhook` in the request's context (read it with :func:`get_webhook`). Every
+    refusal is a 4xx (or 503 when the replay store is down and the route fails closed) with a
+    security event naming the provider and message id, never the signature or the secret. A
+    delivery counts as seen (a later copy is a replay) once it was answered inline or the app
+    accepted it with a 2xx; any other outcome (an exception, a 4xx or 5xx from the app or from an
+    inner guard) forgets it, so the provider's retry is processed.
     """
 
     __slots__ = ("_clock", "_fmt", "_max_body", "_store", "_table", "app", "config")
@@ -71,7 +74,8 @@ class WebhookMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = self._table.match(scope["method"], route_path(scope))
+        ctx, send = GuardContext.enter(scope, send)
+        found = self._table.match(scope["method"], ctx.route_path(scope))
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -86,13 +90,11 @@ class WebhookMiddleware:
             await self._deny(scope, send, error, route, self._claimed_id(scope, check))
             return
 
-        if verified.reply is not None:
-            # Challenges, PINGs and revocation acks are idempotent: answered again on a retry.
-            await self._answer(scope, send, route, verified, verified.reply)
-            return
-
-        key = None
+        key, fresh = None, True
         if verified.replay_key is not None:
+            # Every verified delivery is claimed before anything answers it, inline replies included:
+            # an unsigned header (Twitch's message type) must not turn an answered challenge into a
+            # notification that reaches the app.
             key = route.namespace + verified.replay_key
             try:
                 fresh = await self._store.remember(key, check.window)
@@ -103,35 +105,36 @@ class WebhookMiddleware:
                     return
                 emit(scope, "backend_failure", "allow", f"replay_store_unavailable:{exc}", provider=check.provider)
                 fresh, key = True, None
-            if not fresh:
+            if not fresh and verified.reply is None:
                 await self._replayed(scope, send, route, verified)
                 return
 
-        scope[WEBHOOK_KEY] = VerifiedWebhook(
-            provider=check.provider, message_id=verified.message_id, route=route.template
-        )
+        if verified.reply is not None:
+            # Challenges, PINGs and revocation acks are answered here and the claim above stays. A
+            # copy asking for the same inline answer gets it again (a provider retrying a challenge
+            # must not fail verification); it never reaches the app either way.
+            await self._answer(scope, send, route, verified, verified.reply, repeated=not fresh)
+            return
+
+        ctx.webhook = VerifiedWebhook(provider=check.provider, message_id=verified.message_id, route=route.template)
         emit(scope, EVENT_VERIFIED, "allow", "signature_valid", provider=check.provider, message_id=verified.message_id)
         if key is None:
             await self.app(scope, receive, send)
             return
-        await self._call_app(scope, receive, send, key)
+        await self._call_app(scope, receive, send, ctx, key)
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
-        """Run the app; if it fails, forget the delivery so the provider's retry is accepted."""
-        status = 0
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: GuardContext, key: bytes) -> None:
+        """Run the app; unless it accepted the delivery (a 2xx), forget it so the provider's retry is processed.
 
-        async def send_observing_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        failed = True
+        Anything else forgets it: an exception, a 4xx or 5xx from the app, an inner guard's refusal
+        (429, 403, ...), a redirect, or no response at all.
+        """
+        accepted = False
         try:
-            await self.app(scope, receive, send_observing_status)
-            failed = status >= 500
+            await self.app(scope, receive, send)
+            accepted = 200 <= ctx.app_status < 300  # recorded by the context's response hook
         finally:
-            if failed:
+            if not accepted:
                 with contextlib.suppress(ReplayStoreUnavailable):  # else the key expires with its window
                     await self._store.forget(key)
 
@@ -162,12 +165,14 @@ class WebhookMiddleware:
         )
         await _respond(send, 200, b"", b"")
 
-    async def _answer(self, scope: Scope, send: Send, route: _Route, verified: Verified, reply: Reply) -> None:
+    async def _answer(
+        self, scope: Scope, send: Send, route: _Route, verified: Verified, reply: Reply, *, repeated: bool
+    ) -> None:
         emit(
             scope,
             EVENT_REPLY,
             "allow",
-            reply.kind,
+            f"{reply.kind}_repeated" if repeated else reply.kind,
             provider=route.check.provider,
             message_id=verified.message_id,
             route=route.template,
@@ -177,10 +182,11 @@ class WebhookMiddleware:
     @staticmethod
     def _claimed_id(scope: Scope, check: Check) -> str:
         """The delivery id the request claims, for the security event of a refusal (cleaned by ``emit``)."""
-        if check.id_header is None:
-            return ""
-        raw = get_header(scope, check.id_header)
-        return raw.decode("latin-1")[:128] if raw else ""
+        for name in check.id_headers:
+            raw = get_header(scope, name)
+            if raw:
+                return raw.decode("latin-1")[:128]
+        return ""
 
 
 async def _respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:

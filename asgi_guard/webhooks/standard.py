@@ -4,6 +4,11 @@ The sender signs ``<webhook-id>.<webhook-timestamp>.<raw body>`` with HMAC-SHA25
 base64-decoded part of a ``whsec_`` secret, and sends space-separated ``v1,<base64>`` entries in
 ``webhook-signature`` (several during rotation; other versions are ignored). Timestamps more than
 five minutes away in either direction are refused, and ``webhook-id`` (signed) is deduplicated.
+
+Svix, the most used sender, signs the same way but names the headers ``svix-id``, ``svix-timestamp``
+and ``svix-signature``; either family is accepted, never a mix of the two in one request (a mix is
+refused before any signature is checked, so no header can be taken from one family and the
+signature from the other).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from asgi_guard._headers import get_header
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError
 from asgi_guard.webhooks._base import (
     HMACCheck,
@@ -33,6 +39,11 @@ if TYPE_CHECKING:
 ID: Final = b"webhook-id"
 TIMESTAMP: Final = b"webhook-timestamp"
 SIGNATURE: Final = b"webhook-signature"
+SVIX_ID: Final = b"svix-id"
+SVIX_TIMESTAMP: Final = b"svix-timestamp"
+SVIX_SIGNATURE: Final = b"svix-signature"
+_STANDARD: Final = (ID, TIMESTAMP, SIGNATURE)
+_SVIX: Final = (SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE)
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
 MAX_SIGNATURES: Final = 16
 
@@ -78,8 +89,21 @@ def parse_signatures(raw: bytes) -> list[bytes]:
     return found
 
 
+def header_family(scope: Scope) -> tuple[bytes, bytes, bytes]:
+    """``(id, timestamp, signature)`` header names of the family this request uses.
+
+    Raises:
+        GuardError: ``invalid_signature`` when headers of both families are present.
+    """
+    standard = any(get_header(scope, name) is not None for name in _STANDARD)
+    svix = any(get_header(scope, name) is not None for name in _SVIX)
+    if standard and svix:
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "mixed_webhook_and_svix_headers")
+    return _SVIX if svix else _STANDARD
+
+
 class StandardWebhooks(Verifier, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Standard Webhooks verification (also Svix and the providers built on it).
+    """Standard Webhooks verification, with ``webhook-*`` or Svix's ``svix-*`` header names.
 
     Attributes:
         secrets: ``whsec_<base64>`` secret(s); any verifies.
@@ -106,12 +130,13 @@ class _StandardCheck(HMACCheck):
     __slots__ = ()
 
     def __init__(self, config: StandardWebhooks) -> None:
-        super().__init__(config, _keys(config.secrets), tolerance=config.tolerance, id_header=ID)
+        super().__init__(config, _keys(config.secrets), tolerance=config.tolerance, id_headers=(ID, SVIX_ID))
 
     def verify(self, scope: Scope, body: bytes, now: float) -> Verified:
-        raw_signature = header(scope, SIGNATURE)
-        delivery = message_id(scope, ID)
-        raw_timestamp = header(scope, TIMESTAMP)
+        id_name, timestamp_name, signature_name = header_family(scope)
+        raw_signature = header(scope, signature_name)
+        delivery = message_id(scope, id_name)
+        raw_timestamp = header(scope, timestamp_name)
         check_fresh(unix_seconds(raw_timestamp), now, self.tolerance)
         signatures = parse_signatures(raw_signature)
         if not signatures:
@@ -119,7 +144,8 @@ class _StandardCheck(HMACCheck):
         wire_id = delivery.encode("ascii")
         if not hmac_matches(self.keys, wire_id + b"." + raw_timestamp + b"." + body, signatures):
             raise GuardError(ErrorCode.INVALID_SIGNATURE, "signature_mismatch")
+        # One key whichever family carried it: the same message re-sent under the other names is a replay.
         return Verified(delivery, replay_key(self.provider, wire_id))
 
 
-__all__ = ("StandardWebhooks", "decode_secret", "parse_signatures")
+__all__ = ("StandardWebhooks", "decode_secret", "header_family", "parse_signatures")

@@ -38,8 +38,8 @@ def parse_stripe_header(raw: bytes) -> tuple[bytes, list[bytes]]:
     """Split ``Stripe-Signature`` into the raw timestamp and the decoded ``v1`` signatures.
 
     Raises:
-        GuardError: ``malformed_request`` for no or several ``t``, ``invalid_signature`` when no
-            well-formed ``v1`` entry is present.
+        GuardError: ``invalid_signature`` for no or several ``t``, or when no well-formed ``v1``
+            entry is present.
     """
     timestamps: list[bytes] = []
     signatures: list[bytes] = []
@@ -55,7 +55,7 @@ def parse_stripe_header(raw: bytes) -> tuple[bytes, list[bytes]]:
             except GuardError:
                 continue  # a malformed entry simply matches nothing, as in Stripe's libraries
     if len(timestamps) != 1:
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, "stripe_header_needs_one_timestamp")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "stripe_header_needs_one_timestamp")
     if not signatures:
         raise GuardError(ErrorCode.INVALID_SIGNATURE, "no_v1_signature")
     return timestamps[0], signatures

@@ -50,19 +50,20 @@ def parse_rfc3339(raw: bytes) -> float:
     """Epoch seconds of an RFC 3339 timestamp (fractions up to nanoseconds, ``Z`` or an offset).
 
     Raises:
-        GuardError: ``malformed_request`` for anything else, including impossible dates.
+        GuardError: ``invalid_signature`` for anything else, including impossible dates (a
+            malformed signature-related header is a 401 in every scheme).
     """
     found = _RFC3339.fullmatch(raw)
     if found is None:
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "timestamp_not_rfc3339")
     year, month, day, hour, minute, second = (int(found.group(index)) for index in range(1, 7))
     # Year 0 parses but has no calendar date (``timegm`` raises ValueError): it is malformed like the rest.
     if not (
         year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
     ):
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "timestamp_not_rfc3339")
     if second > 60:  # 60 is a leap second, which RFC 3339 allows
-        raise GuardError(ErrorCode.MALFORMED_REQUEST, "timestamp_not_rfc3339")
+        raise GuardError(ErrorCode.INVALID_SIGNATURE, "timestamp_not_rfc3339")
     epoch = float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
     fraction = found.group(7)
     if fraction:
@@ -115,7 +116,7 @@ class _TwitchCheck(HMACCheck):
 
     def __init__(self, config: TwitchEventSub) -> None:
         keys = check_secrets(config.secrets, "TwitchEventSub.secrets")
-        super().__init__(config, keys, tolerance=config.tolerance, id_header=MESSAGE_ID)
+        super().__init__(config, keys, tolerance=config.tolerance, id_headers=(MESSAGE_ID,))
         self.answer_challenge = config.answer_challenge
         self.acknowledge_revocation = config.acknowledge_revocation
 

@@ -11,6 +11,7 @@ import pytest
 
 from asgi_guard.sql import SQLDatabase, upgrade
 from asgi_guard.sql.schema import TABLES
+from tests.pg_server import PostgresServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -68,6 +69,23 @@ async def pg_db(pg_url: str) -> AsyncIterator[SQLDatabase]:
     db = await open_db(pg_url)
     yield db
     await db.aclose()
+
+
+@pytest.fixture(scope="session")
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL of the suite's own (TLS on), migrated, for stopping and starting: never the shared one."""
+    import asyncio
+
+    server = PostgresServer().init()
+
+    async def migrate() -> None:
+        db = SQLDatabase(server.url)
+        await upgrade(db)
+        await db.aclose()
+
+    asyncio.run(migrate())
+    yield server
+    server.destroy()
 
 
 @pytest.fixture

@@ -44,12 +44,12 @@ async def test_stripe_accepts_any_of_several_v1_and_ignores_other_schemes() -> N
 @pytest.mark.parametrize(
     ("header", "code"),
     [
-        ("v1=" + "0" * 64, "malformed_request"),
-        ("t=1492774577,t=1492774577,v1=" + "0" * 64, "malformed_request"),
+        ("v1=" + "0" * 64, "invalid_signature"),
+        ("t=1492774577,t=1492774577,v1=" + "0" * 64, "invalid_signature"),
         ("t=1492774577", "invalid_signature"),
         ("t=1492774577,v0=" + "0" * 64, "invalid_signature"),
         ("t=1492774577,v1=" + "0" * 64, "invalid_signature"),
-        ("t=soon,v1=" + "0" * 64, "malformed_request"),
+        ("t=soon,v1=" + "0" * 64, "invalid_signature"),
         ("t=1492774000,v1=" + "0" * 64, "stale_timestamp"),
     ],
 )
@@ -196,3 +196,50 @@ def test_parse_signatures_caps_entry_count() -> None:
     """At most 16 v1 entries are decoded, bounding the work per request."""
     entry = b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     assert len(parse_signatures(b" ".join([entry] * 40))) == 16
+
+
+def svix_names(headers: dict[str, str]) -> dict[str, str]:
+    return {name.replace("webhook-", "svix-"): value for name, value in headers.items()}
+
+
+async def test_svix_header_names_verify() -> None:
+    """Svix's svix-id/svix-timestamp/svix-signature carry the same signature (issue 18)."""
+    mw, app, _ = sw_mw()
+    body = SW_SIGN["inputs"]["body"].encode()
+    response, _ = await post(mw, svix_names(sw_headers(SW_SIGN)), body)
+    assert response.status == 200
+    assert app.webhooks[0].message_id == SW_SIGN["inputs"]["webhook-id"]
+
+
+@pytest.mark.parametrize("moved", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+async def test_a_mix_of_webhook_and_svix_names_is_refused(moved: str) -> None:
+    """One header of the other family (even carrying the right value) refuses the request."""
+    mw, app, _ = sw_mw()
+    headers = sw_headers(SW_SIGN)
+    mixed = {(name.replace("webhook-", "svix-") if name == moved else name): value for name, value in headers.items()}
+    response, scope = await post(mw, mixed, SW_SIGN["inputs"]["body"].encode())
+    assert (response.status, response.json()["error"]) == (401, "invalid_signature")
+    assert last_event(scope).reason == "mixed_webhook_and_svix_headers"
+    both = {**headers, **svix_names(headers)}
+    assert (await post(mw, both, SW_SIGN["inputs"]["body"].encode()))[0].status == 401
+    assert app.bodies == []
+
+
+@pytest.mark.parametrize("name", ["svix-id", "svix-timestamp", "svix-signature"])
+async def test_duplicated_svix_headers_are_refused(name: str) -> None:
+    """A svix-* header sent twice is refused, as a duplicated webhook-* header is."""
+    mw, app, _ = sw_mw()
+    headers = list(svix_names(sw_headers(SW_SIGN)).items())
+    headers.append((name, dict(headers)[name]))
+    response, _ = await post(mw, headers, SW_SIGN["inputs"]["body"].encode())
+    assert (response.status, response.json()["error"]) == (401, "invalid_signature")
+    assert app.bodies == []
+
+
+async def test_svix_refusal_event_quotes_the_svix_id() -> None:
+    """A refused svix-named delivery is logged with the id it claims."""
+    mw, _, _ = sw_mw()
+    headers = {**svix_names(sw_headers(SW_SIGN)), "svix-signature": "v1," + "A" * 43 + "="}
+    response, scope = await post(mw, headers, SW_SIGN["inputs"]["body"].encode())
+    assert response.status == 401
+    assert last_event(scope).extra["message_id"] == SW_SIGN["inputs"]["webhook-id"]

@@ -124,11 +124,11 @@ async def test_challenge_is_answered_as_plain_text() -> None:
     mw, app, _ = middleware(TwitchEventSub(secrets=[SECRET]))
     body = b'{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"id":"f1c2a387"}}'
     headers = sign_twitch(SECRET, body, message_id="m-c", timestamp=STAMP, message_type="webhook_callback_verification")
-    for _ in range(2):  # a resent challenge is answered again, not treated as a replay
+    for reason in ("challenge", "challenge_repeated"):  # a resent challenge is answered again, never reaching the app
         response, scope = await post(mw, headers, body)
         assert (response.status, response.body) == (200, b"pogchamp-kappa-360noscope-vohiyo")
         assert response.headers["content-type"] == "text/plain"
-        assert last_event(scope).reason == "challenge"
+        assert last_event(scope).reason == reason
     assert app.bodies == []
 
 
@@ -187,12 +187,12 @@ async def test_each_header_is_required(header: str) -> None:
 
 
 @pytest.mark.parametrize("message_id", ["has space", "x" * 257, "tab\tid"])
-async def test_bad_message_ids_are_malformed(message_id: str) -> None:
-    """Message ids must be short visible ASCII (they become store keys and log fields)."""
+async def test_bad_message_ids_are_refused(message_id: str) -> None:
+    """Message ids must be short visible ASCII (they become store keys and log fields): 401 otherwise."""
     mw, _, _ = middleware(TwitchEventSub(secrets=[SECRET]))
     headers = sign_twitch(SECRET, BODY, message_id="m-1", timestamp=STAMP)
     headers["Twitch-Eventsub-Message-Id"] = message_id
-    assert (await post(mw, headers, BODY))[0].json()["error"] == "malformed_request"
+    assert (await post(mw, headers, BODY))[0].json()["error"] == "invalid_signature"
 
 
 @pytest.mark.parametrize(
@@ -226,15 +226,15 @@ def test_rfc3339_parsing(text: str, expected: float) -> None:
     ],
 )
 def test_rfc3339_rejects(text: str) -> None:
-    """Anything that is not a valid RFC 3339 date-time is malformed."""
+    """Anything that is not a valid RFC 3339 date-time is refused as an invalid signature header."""
     with pytest.raises(GuardError) as caught:
         parse_rfc3339(text.encode())
-    assert caught.value.code == "malformed_request"
+    assert caught.value.code == "invalid_signature"
 
 
-async def test_year_zero_timestamp_is_malformed_not_a_crash() -> None:
-    """An unsigned request stamped `0000-01-01T00:00:00Z` (no such date) gets 400, not an exception."""
+async def test_year_zero_timestamp_is_refused_not_a_crash() -> None:
+    """An unsigned request stamped `0000-01-01T00:00:00Z` (no such date) gets 401, not an exception."""
     mw, app = vector_middleware()
     response, _ = await post(mw, vector_headers(**{"Twitch-Eventsub-Message-Timestamp": "0000-01-01T00:00:00Z"}), b"{}")
-    assert (response.status, response.json()["error"]) == (400, "malformed_request")
+    assert (response.status, response.json()["error"]) == (401, "invalid_signature")
     assert app.bodies == []
