@@ -120,7 +120,10 @@ def browser_routes(tokens: TokenService, cookies: SessionCookies, notes: list[di
 
     async def do_logout(request: Request) -> Response:
         response = RedirectResponse("/", status_code=303)
-        await logout(request, response, tokens, cookies)
+        try:
+            await logout(request, response, tokens, cookies)
+        except GuardError as error:
+            return JSONResponse({"error": error.code.value}, status_code=error.status)
         return response
 
     async def do_refresh(request: Request) -> Response:
