@@ -63,7 +63,7 @@ async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> tuple[byt
             streaming), ``malformed_request`` for a bad Content-Length.
         ClientDisconnected: the client disconnected mid-body.
     """
-    ctx = GuardContext.from_scope(scope)
+    ctx = GuardContext.from_scope(scope)  # normally the layer's own, from GuardContext.enter
     if ctx.body is not None:
         if len(ctx.body) > max_bytes:
             raise GuardError(ErrorCode.PAYLOAD_TOO_LARGE, f"body_over_{max_bytes}_bytes")

@@ -138,7 +138,8 @@ async def send_denial(
 
     # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
-    GuardContext.from_scope(scope).denial = error.code  # how the request ended, for layers outside
+    # How the request ended, for layers outside: the response is the guard's, not the app's.
+    GuardContext.from_scope(scope).denial = error.code
 
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.code.value})

@@ -54,8 +54,11 @@ def raw_route_path(scope: Scope) -> str:
     routes) also match this form, with templates as written: a relaxation holds only when it holds
     for both spellings (Starlette could run a catch-all route for ``/public//x``).
     """
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
+    return strip_root(scope.get("path", ""), scope.get("root_path", ""))
+
+
+def strip_root(path: str, root: str) -> str:
+    """``path`` without the mount prefix ``root`` (see :func:`raw_route_path`)."""
     # Strip the mount prefix only at a segment boundary: root "/api" must not turn "/apiv2/x" into "v2/x".
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
@@ -286,4 +289,5 @@ __all__ = (
     "canonical_path",
     "raw_route_path",
     "route_path",
+    "strip_root",
 )

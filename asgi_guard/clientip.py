@@ -162,7 +162,7 @@ class ClientIPMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            ctx = GuardContext.from_scope(scope)
+            ctx, send = GuardContext.enter(scope, send)
             ctx.client_ip = self.resolve(scope)
             if self._networks and self.peer_is_proxy(scope):
                 ctx.proxy_header = self.config.header

@@ -24,8 +24,8 @@ def free_port() -> int:
 class UvicornThread:
     """Serves ``app`` with uvicorn (lifespan off) until the ``with`` block ends."""
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: ASGIApp, port: int | None = None, **options: Any) -> None:
+        self.port = port if port is not None else free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)

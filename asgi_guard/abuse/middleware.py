@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from asgi_guard.abuse.config import AbuseConfig
     from asgi_guard.abuse.counters import PatternStore
     from asgi_guard.principal import Principal
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
 TRUSTED_LIMIT: Final = 10_000
 """Subjects remembered as known good, per process (least recently used dropped first)."""
@@ -103,7 +103,7 @@ class AbuseMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        ctx = GuardContext.from_scope(scope)
+        ctx, send = GuardContext.enter(scope, send)
         ip = ctx.client_ip or client_host(scope) or "unknown"
         credential = self._credential(scope)
         principal = ctx.principal
@@ -116,23 +116,17 @@ class AbuseMiddleware:
         if buckets and not self._all_trusted(subjects) and not await self._admitted(scope, send, buckets):
             return
 
-        status = [0]
-
-        async def send_recording_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        await self.app(scope, receive, send_recording_status)
+        await self.app(scope, receive, send)
+        status = ctx.status  # recorded by the context's response hook
         denial = ctx.denial
         code = denial.value if denial is not None else None
-        failed = code in self._failures if code is not None else status[0] in self._statuses
+        failed = code in self._failures if code is not None else status in self._statuses
         principal = ctx.principal
         if failed:
             for subject in subjects:
                 self._trusted.pop(subject, None)
             await self._failed(scope, buckets, code, ip, credential, principal, _provider(ctx))
-        elif 0 < status[0] < 400 or (kind == "websocket" and code is None):
+        elif 0 < status < 400 or (kind == "websocket" and code is None):
             self._trust(subjects)
             if principal is not None and credential:
                 found = self._detector.on_accepted(ip, credential)

@@ -15,7 +15,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from asgi_guard._headers import is_preflight
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
 from asgi_guard.auth.credentials import Credentials, read_credentials
 from asgi_guard.auth.last_used import LastUsedTracker
@@ -124,15 +124,15 @@ class AuthenticationMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        ctx, send = GuardContext.enter(scope, send)
         method = scope.get("method", "GET")
         mode = None
         if self._paths is not None:
-            found = self._paths.match(method, raw_route_path(scope))
+            found = self._paths.match(method, ctx.raw_route_path(scope))
             mode = found[0] if found is not None else None
         if mode == _EXCLUDED or (self.config.skip_preflight and is_preflight(scope)):
             await self.app(scope, receive, send)
             return
-        ctx = GuardContext.from_scope(scope)
         try:
             presented = read_credentials(scope, self._header, self._prefix)
             bearer = presented.bearer

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from asgi_guard.auth.keyring import KeyRing
     from asgi_guard.auth.revocation import RevocationStore
+    from asgi_guard.auth.verifier import VerifiedToken
 
 MIN_ACCESS_TTL: Final = 3600.0
 MAX_ACCESS_TTL: Final = 86400.0
@@ -212,6 +213,17 @@ class TokenService:
             name: claims[name] for name in ("sub", "roles", "communities", "username", "email") if name in claims
         }
         return self._pair(profile, family=family, at=first_use, seed=verified.token_id)
+
+    async def verify(self, token: str, *, expected_type: str = "access") -> VerifiedToken:
+        """Verify one of our tokens (signature, claims, type) and check it is not revoked (logout uses this).
+
+        Raises:
+            GuardError: ``invalid_token``, ``token_expired`` or ``token_revoked``.
+        """
+        verified = self._verifier.verify(token, expected_type=expected_type)
+        if await self.revocation.is_revoked(verified.revocation_ids):
+            raise GuardError(ErrorCode.TOKEN_REVOKED, f"{expected_type}_revoked")
+        return verified
 
     async def revoke(self, token: str) -> None:
         """Logout: revoke ``token`` (an access or refresh token); a refresh token takes its family along.

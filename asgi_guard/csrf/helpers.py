@@ -1,6 +1,6 @@
 """Putting CSRF tokens into pages and ``fetch`` calls.
 
-The middleware leaves its signer under ``scope["asgi_guard.csrf"]``; these helpers issue a token for
+The middleware leaves its signer on the request's context (``GuardContext.csrf``); these helpers issue a token for
 the request's session from it. A page renders ``csrf_input(request)`` inside each form, or
 ``csrf_meta(request)`` in its head and sends the value as ``X-CSRF-Token`` from script::
 
@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from html import escape
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from asgi_guard.context import CONTEXT_KEY
+from asgi_guard.context import CONTEXT_KEY, GuardContext
 from asgi_guard.csrf.tokens import session_binding
 from asgi_guard.errors import MissingGuardContext
 
 if TYPE_CHECKING:
     from asgi_guard.csrf.tokens import CSRFTokens
-
-CSRF_KEY: Final = "asgi_guard.csrf"
-"""The scope key of the :class:`CSRFState` (set by the CSRF middleware on every request)."""
 
 
 class CSRFState:
@@ -38,7 +35,8 @@ class CSRFState:
 
 def _state_and_scope(scope_or_request: Any) -> tuple[CSRFState, Mapping[str, Any]]:
     scope = scope_or_request if isinstance(scope_or_request, Mapping) else getattr(scope_or_request, "scope", None)
-    state = scope.get(CSRF_KEY) if isinstance(scope, Mapping) else None
+    ctx = scope.get(CONTEXT_KEY) if isinstance(scope, Mapping) else None
+    state = ctx.csrf if isinstance(ctx, GuardContext) else None
     if not isinstance(state, CSRFState) or not isinstance(scope, Mapping):
         raise MissingGuardContext(
             "No CSRF signer on this request: install asgi_guard.csrf.CSRFMiddleware (or CSRFConfig in guard(...))"
@@ -76,4 +74,4 @@ def csrf_headers(scope_or_request: Any) -> dict[str, str]:
     return {state.header: token} if token else {}
 
 
-__all__ = ("CSRF_KEY", "CSRFState", "csrf_headers", "csrf_input", "csrf_meta", "csrf_token")
+__all__ = ("CSRFState", "csrf_headers", "csrf_input", "csrf_meta", "csrf_token")

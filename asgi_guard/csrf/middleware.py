@@ -28,13 +28,12 @@ from urllib.parse import parse_qsl
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._headers import get_all
 from asgi_guard._responses import send_denial
-from asgi_guard.context import CONTEXT_KEY
-from asgi_guard.csrf.helpers import CSRF_KEY, CSRFState
+from asgi_guard.context import GuardContext
+from asgi_guard.csrf.helpers import CSRFState
 from asgi_guard.csrf.origin import normalize_origin, request_origin
 from asgi_guard.csrf.tokens import CSRFTokens, session_binding
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import clean
-from asgi_guard.webhooks.verified import WEBHOOK_KEY
 
 if TYPE_CHECKING:
     from asgi_guard.csrf.config import CSRFConfig
@@ -81,10 +80,10 @@ class CSRFMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        scope[CSRF_KEY] = self._state  # the page helpers issue tokens with it
-        ctx = scope.get(CONTEXT_KEY)
-        principal: Principal | None = ctx.principal if ctx is not None else None
-        if principal is None or not principal.ambient or WEBHOOK_KEY in scope:
+        ctx, send = GuardContext.enter(scope, send)
+        ctx.csrf = self._state  # the page helpers issue tokens with it
+        principal: Principal | None = ctx.principal
+        if principal is None or not principal.ambient or ctx.webhook is not None:
             await self.app(scope, receive, send)
             return
         try:

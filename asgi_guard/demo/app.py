@@ -33,6 +33,7 @@ from asgi_guard.auth import (
     hash_api_key,
 )
 from asgi_guard.clientip import ClientIPConfig
+from asgi_guard.context import context_of
 from asgi_guard.csrf import CSRFConfig
 from asgi_guard.demo.browser import browser_routes
 from asgi_guard.events import EventsConfig
@@ -49,7 +50,6 @@ from asgi_guard.rbac import DEFAULT_ROLES, RBACConfig, Role, RoutePolicy
 from asgi_guard.sessions import SessionCookies
 from asgi_guard.tenancy import TenancyConfig
 from asgi_guard.webhooks import (
-    WEBHOOK_KEY,
     GenericHMAC,
     RedisReplayStore,
     TwitchEventSub,
@@ -102,7 +102,8 @@ API_ROUTES = ("/api/{rest:path}",)
 
 def webhook_provider(scope: Any) -> str | None:
     """The rate-limit key of a verified webhook delivery: its provider (``None`` elsewhere)."""
-    verified = scope.get(WEBHOOK_KEY)
+    ctx = context_of(scope)
+    verified = ctx.webhook if ctx is not None else None
     return verified.provider if isinstance(verified, VerifiedWebhook) else None
 
 

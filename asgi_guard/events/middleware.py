@@ -15,7 +15,7 @@ from asgi_guard.events.config import EventsConfig
 from asgi_guard.events.emit import DEFAULT_EMITTER, Emitter, emit
 
 if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
 REQUEST_ID: Final[ContextVar[str]] = ContextVar("asgi_guard_request_id", default="")
 """The current request id, for log correlation anywhere in the request's task."""
@@ -63,31 +63,17 @@ class EventsMiddleware:
             await self.app(scope, receive, send)
             return
 
-        ctx = GuardContext.from_scope(scope)
+        ctx, send = GuardContext.enter(scope, send)
         ctx.emitter = self._emitter
         ctx.request_id = request_id = self._request_id(scope)
         token = REQUEST_ID.set(request_id)
-        echo = ((self._header, request_id.encode("ascii")),)
-        status = 0
-
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                headers = message.get("headers")  # append_headers, inlined: this runs on every response
-                message["headers"] = [*headers, *echo] if headers else list(echo)
-            elif kind == "websocket.accept" and not status:
-                status = 101
-            elif kind == "websocket.close" and not status:
-                status = 403  # a close before accept is an HTTP 403 to the client (ASGI spec)
-            await send(message)
-
+        ctx.set_response_header(self._header, request_id.encode("ascii"))
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, send)
         finally:
             REQUEST_ID.reset(token)
             if self._log_outcome:
+                status = ctx.status
                 emit(scope, "request", "allow" if 0 < status < 400 else "deny", reason=str(status))
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from asgi_guard._headers import add_missing_headers
-from asgi_guard._routing import route_path
+from asgi_guard.context import GuardContext
 from asgi_guard.headers.config import FIELDS, SecurityHeadersConfig
 from asgi_guard.headers.security_txt import SECURITY_TXT_PATH
 
 if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
 _HSTS: Final = b"strict-transport-security"
 _SECURE_SCHEMES: Final = frozenset({"https", "wss"})
@@ -55,34 +54,21 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
-        defaults = self._https if scope.get("scheme") in _SECURE_SCHEMES else self._http
-        names = self._names
-
-        async def send_with_security_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers")
-                # Apps rarely set a security header themselves: when none of the app's names is one of
-                # ours, append them all without building the set of present names.
-                if headers:
-                    for key, _ in headers:
-                        if key.lower() in names:
-                            add_missing_headers(message, defaults)
-                            break
-                    else:
-                        message["headers"] = [*headers, *defaults]
-                else:
-                    message["headers"] = list(defaults)
-            await send(message)
-
-        if self._txt_body is not None and route_path(scope) == SECURITY_TXT_PATH and scope["method"] in ("GET", "HEAD"):
-            await send_with_security_headers(
-                {"type": "http.response.start", "status": 200, "headers": list(self._txt_headers)}
-            )
+        ctx, send = GuardContext.enter(scope, send)
+        # Defaults the app may override: the context's response hook adds each the app did not set.
+        ctx.default_headers = self._https if scope.get("scheme") in _SECURE_SCHEMES else self._http
+        ctx.default_names = self._names
+        if (
+            self._txt_body is not None
+            and ctx.route_path(scope) == SECURITY_TXT_PATH
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            await send({"type": "http.response.start", "status": 200, "headers": list(self._txt_headers)})
             body = self._txt_body if scope["method"] == "GET" else b""
-            await send_with_security_headers({"type": "http.response.body", "body": body, "more_body": False})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
             return
 
-        await self.app(scope, receive, send_with_security_headers)
+        await self.app(scope, receive, send)
 
 
 __all__ = ("SecurityHeadersMiddleware",)

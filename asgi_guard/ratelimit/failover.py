@@ -10,9 +10,12 @@ The budget is for the check, not for the first connection: a backend that never 
 first warmed up under its own ``connect_timeout`` (a cold cluster client reads the slot map and the
 command table before its first command), so a healthy Redis is not reported unavailable at startup.
 
-The budget measures the backend, not our own event loop: when it runs out, expiry waits a few
-more loop passes, so a reply that arrived in time but sits behind other requests' work (a saturated
-CPU) is still used instead of refusing the request while Redis was healthy.
+The budget measures the backend, not our own event loop. A backend with ``check_within`` (Redis)
+starts it when the round trip is sent, not while the check waits in its queue; and when it runs out,
+expiry waits a few more loop passes, so a reply that arrived in time but sits behind other requests'
+work (a saturated CPU) is still used instead of refusing the request while Redis was healthy. A
+backend whose queue is full raises :class:`Overloaded`: our own load, so the breaker is not told and
+the request is checked locally (``Attempt.failure == "overloaded"``), never refused for it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ if TYPE_CHECKING:
 BreakerState = Literal["closed", "open", "half_open"]
 T = TypeVar("T")
 
-GRACE_PASSES: Final = 4
-"""Loop passes from a reply in the socket buffer to its request: reader callback, pipeline task, request task."""
+GRACE_PASSES: Final = 8
+"""Loop passes from a reply in the socket buffer to its request: reader callback, pipeline task, request
+task, and a few more socket reads for a large pipeline's replies."""
+
+
+class Overloaded(Exception):
+    """More checks are waiting for the backend than its queue holds (our load, not the backend's)."""
 
 
 class RateLimitBackend(Protocol):
@@ -49,6 +57,13 @@ class Warmable(Protocol):
     def connected(self) -> bool: ...
 
     async def warm(self) -> None: ...
+
+
+@runtime_checkable
+class Timed(Protocol):
+    """A backend that starts the budget itself, when the call is sent (``RedisRateLimitBackend``)."""
+
+    async def check_within(self, checks: Sequence[Check], budget: float) -> Outcome: ...
 
 
 class Breaker:
@@ -120,7 +135,7 @@ class Attempt(NamedTuple):
 class Failover:
     """Calls the backend within the budget through the breaker."""
 
-    __slots__ = ("_warmable", "backend", "breaker", "budget", "local", "remote")
+    __slots__ = ("_timed", "_warmable", "backend", "breaker", "budget", "local", "remote")
 
     def __init__(
         self, backend: RateLimitBackend, *, budget: float, threshold: int, reset_after: float, clock: Clock
@@ -131,6 +146,7 @@ class Failover:
         self.breaker = Breaker(clock, threshold, reset_after)
         self.local = MemoryRateLimitBackend(clock=clock)
         self._warmable = backend if isinstance(backend, Warmable) else None
+        self._timed = backend if isinstance(backend, Timed) else None
 
     async def check(self, checks: Sequence[Check]) -> Attempt:
         if not self.remote:
@@ -143,7 +159,12 @@ class Failover:
         try:
             if warmable is not None and not warmable.connected:
                 await warmable.warm()  # the first connection: bounded by the backend's connect_timeout
-            outcome = await within(self.budget, self.backend.check(checks))
+            if self._timed is not None:
+                outcome = await self._timed.check_within(checks, self.budget)
+            else:
+                outcome = await within(self.budget, self.backend.check(checks))
+        except Overloaded:  # our own backlog, not a backend failure: the breaker is not told
+            return Attempt(None, "overloaded", transitions)
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
             failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             moved = self.breaker.failed()
@@ -152,27 +173,73 @@ class Failover:
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
 
 
-async def within(budget: float, call: Awaitable[T]) -> T:
-    """``call`` under ``asyncio.timeout(budget)``, except that expiry first lets :data:`GRACE_PASSES`
-    loop passes run (what the loop already holds for this request is used, nothing new is awaited)."""
-    loop = asyncio.get_running_loop()
+LATE: Final = 0.005
+"""Seconds past its deadline a timer may fire before the delay counts as our own (a held loop)."""
+
+
+class _Deadline:
+    """The timer of :func:`within`: expiry, a fresh budget after a held loop, then grace passes."""
+
+    __slots__ = ("budget", "cap", "due", "handle", "late", "loop", "pending", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timer: asyncio.Timeout, budget: float, limit: float) -> None:
+        self.loop = loop
+        self.timer = timer
+        self.budget = budget
+        self.late = max(LATE, budget / 4)
+        now = loop.time()
+        self.due = now + budget
+        self.cap = now + max(limit, budget)
+        self.pending = True
+        self.handle = loop.call_at(self.due, self.fire)
+
+    def fire(self) -> None:
+        if not self.pending:
+            return
+        now = self.loop.time()
+        if now - self.due > self.late and now < self.cap:
+            # The loop was held past the deadline (other requests' work, a starved process): that
+            # delay is ours, not the backend's. Measure a fresh budget from now, up to the cap.
+            self.due = min(now + self.budget, self.cap)
+            self.handle = self.loop.call_at(self.due, self.fire)
+            return
+        self.grace(GRACE_PASSES)
+
+    def grace(self, passes: int) -> None:
+        if not self.pending:
+            return
+        if passes:
+            self.loop.call_soon(self.grace, passes - 1)
+        else:
+            self.timer.reschedule(self.loop.time())
+
+
+async def within(budget: float, call: Awaitable[T], limit: float | None = None) -> T:
+    """``call`` under a ``budget`` of seconds that measures the callee, not our own event loop.
+
+    When the deadline's timer runs late (the loop was held by other work), a fresh budget starts from
+    then, up to ``limit`` seconds in all (default: ten budgets); an expiry first lets
+    :data:`GRACE_PASSES` loop passes run (a reply the loop already holds is used, nothing new is awaited).
+    """
     async with asyncio.timeout(None) as timer:
-        pending = [True]
-
-        def expire(passes: int) -> None:
-            if not pending[0]:
-                return
-            if passes:
-                loop.call_soon(expire, passes - 1)
-            else:
-                timer.reschedule(loop.time())
-
-        handle = loop.call_later(budget, expire, GRACE_PASSES)
+        deadline = _Deadline(asyncio.get_running_loop(), timer, budget, budget * 10 if limit is None else limit)
         try:
             return await call
         finally:
-            pending[0] = False
-            handle.cancel()
+            deadline.pending = False
+            deadline.handle.cancel()
 
 
-__all__ = ("GRACE_PASSES", "Attempt", "Breaker", "BreakerState", "Failover", "RateLimitBackend", "Warmable", "within")
+__all__ = (
+    "GRACE_PASSES",
+    "LATE",
+    "Attempt",
+    "Breaker",
+    "BreakerState",
+    "Failover",
+    "Overloaded",
+    "RateLimitBackend",
+    "Timed",
+    "Warmable",
+    "within",
+)

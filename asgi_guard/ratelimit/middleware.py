@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from asgi_guard._body import ClientDisconnected, read_body
-from asgi_guard._headers import append_headers, has_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, raw_route_path, route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext, client_host
 from asgi_guard.errors import ErrorCode, GuardError
@@ -22,9 +21,7 @@ if TYPE_CHECKING:
     from asgi_guard.ratelimit.config import RateLimitConfig
     from asgi_guard.ratelimit.decision import LimitStatus, Source
     from asgi_guard.ratelimit.gcra import Check, Outcome
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
-
-_LIMIT_HEADER: Final = b"x-ratelimit-limit"
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
 
 class RateLimitMiddleware:
@@ -32,8 +29,9 @@ class RateLimitMiddleware:
 
     ``X-RateLimit-Limit/Remaining/Reset`` (of the most restrictive limit) go on every response that
     passes through, whatever an inner layer answered; ``Retry-After`` on 429. Placed twice (IP limits
-    before authentication, principal limits after), the inner placement reports both placements'
-    limits and the outer one leaves its headers alone. Non-HTTP scopes pass through untouched.
+    before authentication, principal limits after), the inner placement's decision includes the
+    outer one's limits and is the one reported (the context's response hook adds the headers of the
+    innermost decision). Websocket handshakes are limited like a GET; ``lifespan`` passes through.
     """
 
     __slots__ = (
@@ -94,9 +92,9 @@ class RateLimitMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        ctx = GuardContext.from_scope(scope)
+        ctx, send = GuardContext.enter(scope, send)
         method = scope.get("method", "GET")
-        path = route_path(scope) if self._routed else ""
+        path = ctx.route_path(scope) if self._routed else ""
         if self._exempting and self._exempt(scope, ctx, method):
             await self.app(scope, receive, send)
             return
@@ -155,22 +153,18 @@ class RateLimitMiddleware:
         if isinstance(outer, Decision):
             decision = decision.merged(outer)
         ctx.rate_limit = decision
-        headers = headers_for(decision, ietf=self._ietf)
+        # The innermost placement's (merged) headers go on every response from here on, the 429
+        # included (with its Retry-After): the context's response hook adds them.
+        ctx.rate_limit_headers = headers_for(decision, ietf=self._ietf)
         if not own.allowed:
             names = ",".join(status.name for status in own.denied_by)
-            error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "limit_exceeded", headers=tuple(headers))
+            error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "limit_exceeded")
             await send_denial(scope, send, error, fmt=self._fmt, limit=names, source=decision.source)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and not has_header(message.get("headers") or (), _LIMIT_HEADER):
-                append_headers(message, headers)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
 
     def _exempt(self, scope: Scope, ctx: GuardContext, method: str) -> bool:
-        if len(self._exempt_routes) and self._exempt_routes.match(method, raw_route_path(scope)) is not None:
+        if len(self._exempt_routes) and self._exempt_routes.match(method, ctx.raw_route_path(scope)) is not None:
             return True
         if self._exempt_principals and ctx.principal is not None and ctx.principal.id in self._exempt_principals:
             return True
@@ -242,10 +236,17 @@ class RateLimitMiddleware:
                 "deny_cache" if attempt.outcome.cached else ("redis" if self._failover.remote else "memory")
             )
             return self._decision(attempt.outcome, checks, used, source)
-        if any(limit.fail_mode == "closed" and limit.enforce for limit in used):
+        # Our own backlog (the backend's queue is full) is no backend failure: closed limits are
+        # checked locally rather than refused.
+        overloaded = attempt.failure == "overloaded"
+        if not overloaded and any(limit.fail_mode == "closed" and limit.enforce for limit in used):
             return None
-        local = [index for index, limit in enumerate(used) if limit.fail_mode == "local"]
-        opened = [limit.name for limit in used if limit.fail_mode != "local"]
+        local = [
+            index
+            for index, limit in enumerate(used)
+            if limit.fail_mode == "local" or (overloaded and limit.fail_mode == "closed")
+        ]
+        opened = [limit.name for index, limit in enumerate(used) if index not in local]
         if opened:
             emit(scope, "rate_limit_fail_open", "allow", attempt.failure, limit=",".join(opened))
         if not local:

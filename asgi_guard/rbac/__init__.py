@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from asgi_guard.rbac.authorizer import AUTHORIZER_KEY, Authorizer, request_matcher
+from asgi_guard.rbac.authorizer import Authorizer, request_matcher
 from asgi_guard.rbac.config import RBACConfig
 from asgi_guard.rbac.endpoint import Requirement, requires_permission
 from asgi_guard.rbac.fastapi import PermissionDenied, permission_denied_handler, permission_dependency
@@ -32,7 +32,6 @@ __all__ = (
     "ADMIN",
     "ALL",
     "AUTHENTICATED",
-    "AUTHORIZER_KEY",
     "COMMUNITY_OWNER",
     "DEFAULT_ROLES",
     "MODERATOR",

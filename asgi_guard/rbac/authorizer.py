@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from asgi_guard.context import CONTEXT_KEY, GuardContext
+from asgi_guard.context import context_of
 from asgi_guard.errors import MissingGuardContext
 from asgi_guard.rbac.permissions import Matcher, narrow
 from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy, flatten
@@ -19,9 +19,6 @@ from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy, flatten
 if TYPE_CHECKING:
     from asgi_guard.principal import Principal
     from asgi_guard.types import Scope
-
-AUTHORIZER_KEY: Final = "asgi_guard.rbac"
-"""The scope key where :class:`RBACMiddleware` leaves its :class:`Authorizer` for endpoint-level checks."""
 
 CACHE_LIMIT: Final = 4096
 """Compiled combinations kept per level; beyond it matchers are compiled per request, never evicted
@@ -116,16 +113,16 @@ def request_matcher(scope: Scope) -> Matcher | None:
     Raises:
         MissingGuardContext: no RBAC middleware ran for this request.
     """
-    authorizer = scope.get(AUTHORIZER_KEY)
+    ctx = context_of(scope)
+    authorizer = ctx.authorizer if ctx is not None else None
     if not isinstance(authorizer, Authorizer):
         raise MissingGuardContext(
             "No asgi_guard RBAC on this request: install asgi_guard.RBACMiddleware (or RBACConfig in guard(...)) "
             "in front of endpoints using requires_permission"
         )
-    ctx = scope.get(CONTEXT_KEY)
-    if not isinstance(ctx, GuardContext) or ctx.principal is None:
+    if ctx is None or ctx.principal is None:
         return None
     return authorizer.matcher(ctx.principal, ctx.community_roles)
 
 
-__all__ = ("AUTHORIZER_KEY", "CACHE_LIMIT", "Authorizer", "request_matcher")
+__all__ = ("CACHE_LIMIT", "Authorizer", "request_matcher")

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Final
 
 from asgi_guard._headers import is_preflight
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import RouteTable, canonical_path, raw_route_path
+from asgi_guard._routing import RouteTable, canonical_path
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
-from asgi_guard.rbac.authorizer import AUTHORIZER_KEY, Authorizer
+from asgi_guard.rbac.authorizer import Authorizer
 from asgi_guard.rbac.config import RBACConfig
 from asgi_guard.rbac.policy import Rule
 
@@ -71,20 +71,20 @@ class RBACMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        ctx, send = GuardContext.enter(scope, send)
         method: str = scope.get("method", "GET")
         if self._skip_preflight and is_preflight(scope):
             await self.app(scope, receive, send)
             return
 
-        scope[AUTHORIZER_KEY] = self._authorizer
-        ctx = GuardContext.from_scope(scope)
+        ctx.authorizer = self._authorizer
         principal = ctx.principal
         matcher = None
         if principal is not None:
             matcher = self._authorizer.matcher(principal, ctx.community_roles)
             scope["auth"] = matcher.credentials()
 
-        for rule in self._rules(method, raw_route_path(scope)):
+        for rule in self._rules(method, ctx.raw_route_path(scope), ctx.route_path(scope)):
             if rule.public:
                 continue
             if matcher is None:
@@ -120,11 +120,10 @@ class RBACMiddleware:
             return
         await self.app(scope, receive, send)
 
-    def _rules(self, method: str, path: str) -> tuple[Rule, ...]:
+    def _rules(self, method: str, path: str, canonical: str) -> tuple[Rule, ...]:
         """The rules the request must pass: the canonical spelling's (Litestar routes ``//a/`` as ``/a``)
         and the as-sent spelling's (Starlette routes it as is, maybe to a catch-all route, and routes
         ``/items`` apart from ``/items/``), so a public rule of one spelling never waives the other's."""
-        canonical = canonical_path(path)
         found = self._table.match(method, canonical)
         rule = found[0] if found is not None else self._default
         if canonical == path and self._exact:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 from asgi_guard._headers import get_unique, is_preflight
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import RouteTable, route_path
+from asgi_guard._routing import RouteTable
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
@@ -73,15 +73,15 @@ class TenancyMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        ctx, send = GuardContext.enter(scope, send)
         method: str = scope.get("method", "GET")
         if self._skip_preflight and is_preflight(scope):
             await self.app(scope, receive, send)
             return
-        found = self._table.match(method, route_path(scope))
+        found = self._table.match(method, ctx.route_path(scope))
         if found is None:
             await self.app(scope, receive, send)
             return
-        ctx = GuardContext.from_scope(scope)
         try:
             community_id = self._community_id(scope, found[1].get(self._param))
             if ctx.principal is None:

@@ -8,7 +8,7 @@ answers 400 with the field path when they do not fit, and hands the decoded obje
 
 from __future__ import annotations
 
-from asgi_guard.validation.access import VALIDATED_KEY, Validated, get_path_params, get_payload, get_query
+from asgi_guard.validation.access import Validated, get_path_params, get_payload, get_query
 from asgi_guard.validation.config import ValidationConfig
 from asgi_guard.validation.middleware import ValidationMiddleware
 from asgi_guard.validation.route import RouteSchema
@@ -24,7 +24,6 @@ from asgi_guard.validation.types import (
 )
 
 __all__ = (
-    "VALIDATED_KEY",
     "ChatMessage",
     "CommandName",
     "DurationSeconds",

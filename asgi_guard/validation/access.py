@@ -1,25 +1,22 @@
 """Typed access to what the validation layer decoded, so apps never decode a body twice.
 
-The body lands in ``GuardContext.payload``; the query and path objects, which the shared context has
-no slot for, in a :class:`Validated` record under :data:`VALIDATED_KEY` of the scope.
+The body lands in ``GuardContext.payload``; body, query and path objects together in a
+:class:`Validated` record, ``GuardContext.validated``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, TypeVar, get_origin
+from typing import TYPE_CHECKING, Any, TypeVar, get_origin
 
 import msgspec
 
-from asgi_guard.context import CONTEXT_KEY, GuardContext, _scope_of
+from asgi_guard.context import GuardContext, context_of
 from asgi_guard.errors import MissingGuardContext
 
 if TYPE_CHECKING:
     from asgi_guard.types import Scope
 
 T = TypeVar("T")
-
-VALIDATED_KEY: Final = "asgi_guard.validated"
-"""The scope key holding the request's :class:`Validated` record."""
 
 
 class Validated:
@@ -34,10 +31,11 @@ class Validated:
 
 
 def store(scope: Scope, validated: Validated) -> None:
-    """Publish ``validated`` on the scope (the body also as the context's ``payload``)."""
-    scope[VALIDATED_KEY] = validated
+    """Publish ``validated`` on the request's context (the body also as its ``payload``)."""
+    ctx = GuardContext.from_scope(scope)
+    ctx.validated = validated
     if validated.body is not msgspec.UNSET:
-        GuardContext.from_scope(scope).payload = validated.body
+        ctx.payload = validated.body
 
 
 def _typed(value: Any, schema: type[T], part: str) -> T:
@@ -63,13 +61,14 @@ def get_payload(scope_or_request: Any, schema: type[T]) -> T:
         MissingGuardContext: validation did not run for this request.
         TypeError: the route's body type is not ``schema``.
     """
-    ctx = _scope_of(scope_or_request).get(CONTEXT_KEY)
-    payload = ctx.payload if isinstance(ctx, GuardContext) else msgspec.UNSET
+    ctx = context_of(scope_or_request)
+    payload = ctx.payload if ctx is not None else msgspec.UNSET
     return _typed(payload, schema, "body")
 
 
 def _part(scope_or_request: Any, name: str) -> Any:
-    validated = _scope_of(scope_or_request).get(VALIDATED_KEY)
+    ctx = context_of(scope_or_request)
+    validated = ctx.validated if ctx is not None else None
     return getattr(validated, name) if isinstance(validated, Validated) else msgspec.UNSET
 
 
@@ -83,4 +82,4 @@ def get_path_params(scope_or_request: Any, schema: type[T]) -> T:
     return _typed(_part(scope_or_request, "path"), schema, "path")
 
 
-__all__ = ("VALIDATED_KEY", "Validated", "get_path_params", "get_payload", "get_query", "store")
+__all__ = ("Validated", "get_path_params", "get_payload", "get_query", "store")

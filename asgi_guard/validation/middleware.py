@@ -9,7 +9,7 @@ import msgspec
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._headers import get_unique
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import route_path
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.validation._depth import too_deep
 from asgi_guard.validation._errors import malformed, validation_error
@@ -63,7 +63,8 @@ class ValidationMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = self._routes.match(scope["method"], route_path(scope))
+        ctx, send = GuardContext.enter(scope, send)
+        found = self._routes.match(scope["method"], ctx.route_path(scope))
         if found is None:
             await self.app(scope, receive, send)
             return

@@ -33,10 +33,9 @@ from asgi_guard.webhooks.slack import Slack
 from asgi_guard.webhooks.standard import StandardWebhooks
 from asgi_guard.webhooks.stripe import Stripe
 from asgi_guard.webhooks.twitch import TwitchEventSub
-from asgi_guard.webhooks.verified import WEBHOOK_KEY, VerifiedWebhook, get_webhook
+from asgi_guard.webhooks.verified import VerifiedWebhook, get_webhook
 
 __all__ = (
-    "WEBHOOK_KEY",
     "DiscordInteractions",
     "FailMode",
     "GenericHMAC",

@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Final
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._headers import get_header
 from asgi_guard._responses import send_denial
-from asgi_guard._routing import ANY_METHOD, RouteTable, route_path
+from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.clock import SYSTEM_CLOCK
+from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
-from asgi_guard.webhooks.verified import WEBHOOK_KEY, VerifiedWebhook
+from asgi_guard.webhooks.verified import VerifiedWebhook
 
 if TYPE_CHECKING:
     from asgi_guard.clock import Clock
-    from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_guard.types import ASGIApp, Receive, Scope, Send
     from asgi_guard.webhooks._base import Check, Reply, Verified, Verifier
     from asgi_guard.webhooks.config import WebhookConfig
     from asgi_guard.webhooks.replay import ReplayStore
@@ -46,12 +47,12 @@ class WebhookMiddleware:
     """Verifies webhook signatures on the configured routes; other requests pass through untouched.
 
     A verified request reaches the app with the exact bytes the provider signed and a
-    :class:`VerifiedWebhook` at ``scope["asgi_guard.webhook"]``. Every refusal is a 4xx (or 503 when
-    the replay store is down and the route fails closed) with a security event naming the provider
-    and message id, never the signature or the secret. A delivery counts as seen (a later copy is a
-    replay) once it was answered inline or the app accepted it with a 2xx; any other outcome (an
-    exception, a 4xx or 5xx from the app or from an inner guard) forgets it, so the provider's retry
-    is processed.
+    :class:`VerifiedWebhook` in the request's context (read it with :func:`get_webhook`). Every
+    refusal is a 4xx (or 503 when the replay store is down and the route fails closed) with a
+    security event naming the provider and message id, never the signature or the secret. A
+    delivery counts as seen (a later copy is a replay) once it was answered inline or the app
+    accepted it with a 2xx; any other outcome (an exception, a 4xx or 5xx from the app or from an
+    inner guard) forgets it, so the provider's retry is processed.
     """
 
     __slots__ = ("_clock", "_fmt", "_max_body", "_store", "_table", "app", "config")
@@ -73,7 +74,8 @@ class WebhookMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = self._table.match(scope["method"], route_path(scope))
+        ctx, send = GuardContext.enter(scope, send)
+        found = self._table.match(scope["method"], ctx.route_path(scope))
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -114,33 +116,23 @@ class WebhookMiddleware:
             await self._answer(scope, send, route, verified, verified.reply, repeated=not fresh)
             return
 
-        scope[WEBHOOK_KEY] = VerifiedWebhook(
-            provider=check.provider, message_id=verified.message_id, route=route.template
-        )
+        ctx.webhook = VerifiedWebhook(provider=check.provider, message_id=verified.message_id, route=route.template)
         emit(scope, EVENT_VERIFIED, "allow", "signature_valid", provider=check.provider, message_id=verified.message_id)
         if key is None:
             await self.app(scope, receive, send)
             return
-        await self._call_app(scope, receive, send, key)
+        await self._call_app(scope, receive, send, ctx, key)
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: GuardContext, key: bytes) -> None:
         """Run the app; unless it accepted the delivery (a 2xx), forget it so the provider's retry is processed.
 
         Anything else forgets it: an exception, a 4xx or 5xx from the app, an inner guard's refusal
         (429, 403, ...), a redirect, or no response at all.
         """
-        status = 0
-
-        async def send_observing_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         accepted = False
         try:
-            await self.app(scope, receive, send_observing_status)
-            accepted = 200 <= status < 300
+            await self.app(scope, receive, send)
+            accepted = 200 <= ctx.app_status < 300  # recorded by the context's response hook
         finally:
             if not accepted:
                 with contextlib.suppress(ReplayStoreUnavailable):  # else the key expires with its window

@@ -1,16 +1,14 @@
-"""What the app learns about a verified webhook: ``scope["asgi_guard.webhook"]``."""
+"""What the app learns about a verified webhook: ``GuardContext.webhook``, read with :func:`get_webhook`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
+from asgi_guard.context import CONTEXT_KEY, GuardContext
 from asgi_guard.errors import MissingGuardContext
-
-WEBHOOK_KEY: Final = "asgi_guard.webhook"
-"""The scope key of the :class:`VerifiedWebhook` (set only after the signature verified)."""
 
 
 class VerifiedWebhook(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,8 +29,9 @@ class VerifiedWebhook(msgspec.Struct, frozen=True, kw_only=True):
 
 def get_webhook(scope_or_request: Any) -> VerifiedWebhook:
     """The verified webhook of this request; raises naming ``WebhookMiddleware`` when there is none."""
-    scope = scope_or_request if isinstance(scope_or_request, Mapping) else getattr(scope_or_request, "scope", {})
-    found = scope.get(WEBHOOK_KEY) if isinstance(scope, Mapping) else None
+    scope = scope_or_request if isinstance(scope_or_request, Mapping) else getattr(scope_or_request, "scope", None)
+    ctx = scope.get(CONTEXT_KEY) if isinstance(scope, Mapping) else None
+    found = ctx.webhook if isinstance(ctx, GuardContext) else None
     if not isinstance(found, VerifiedWebhook):
         raise MissingGuardContext(
             "No verified webhook on this request: install asgi_guard.WebhookMiddleware "
@@ -41,4 +40,4 @@ def get_webhook(scope_or_request: Any) -> VerifiedWebhook:
     return found
 
 
-__all__ = ("WEBHOOK_KEY", "VerifiedWebhook", "get_webhook")
+__all__ = ("VerifiedWebhook", "get_webhook")

@@ -13,7 +13,6 @@ from asgi_guard import guard
 from asgi_guard.auth import AuthConfig
 from asgi_guard.context import GuardContext
 from asgi_guard.csrf import (
-    CSRF_KEY,
     CSRFConfig,
     CSRFMiddleware,
     csrf_headers,
@@ -25,7 +24,7 @@ from asgi_guard.errors import ConfigurationError, MissingGuardContext
 from asgi_guard.principal import Principal
 from asgi_guard.testing import MessageRecorder, call, make_scope
 from asgi_guard.types import Message
-from asgi_guard.webhooks.verified import WEBHOOK_KEY, VerifiedWebhook
+from asgi_guard.webhooks.verified import VerifiedWebhook
 from tests.sessions.stack import CSRF_SECRET, Recorder, build
 
 pytestmark = pytest.mark.anyio
@@ -179,9 +178,9 @@ async def test_verified_webhooks_and_other_scopes_pass() -> None:
     middleware = CSRFMiddleware(inner, CONFIG)
     scope = make_scope("POST", "/hook", headers=[("origin", "http://evil.test")])
     GuardContext.from_scope(scope).principal = Principal("u", ambient=True, token_id="j")
-    scope[WEBHOOK_KEY] = VerifiedWebhook(provider="generic", message_id="", route="/hook")
+    GuardContext.from_scope(scope).webhook = VerifiedWebhook(provider="generic", message_id="", route="/hook")
     assert (await call(middleware, scope)).status == 200
-    del scope[WEBHOOK_KEY]
+    GuardContext.from_scope(scope).webhook = None
     assert (await call(middleware, scope)).status == 403
     seen: list[str] = []
 
@@ -210,7 +209,7 @@ def test_helpers_without_the_middleware_or_a_session() -> None:
     with pytest.raises(MissingGuardContext):
         csrf_input(object())
     scope = make_scope()
-    scope[CSRF_KEY] = CSRFMiddleware(Recorder(), CONFIG)._state
+    GuardContext.from_scope(scope).csrf = CSRFMiddleware(Recorder(), CONFIG)._state
     assert (csrf_token(scope), csrf_input(scope), csrf_meta(scope), csrf_headers(scope)) == ("", "", "", {})
 
 

@@ -8,7 +8,7 @@ from asgi_guard.context import GuardContext
 from asgi_guard.errors import MissingGuardContext
 from asgi_guard.principal import Principal
 from asgi_guard.rbac import authorizer as authorizer_module
-from asgi_guard.rbac.authorizer import AUTHORIZER_KEY, Authorizer, request_matcher
+from asgi_guard.rbac.authorizer import Authorizer, request_matcher
 from asgi_guard.testing import make_scope
 
 
@@ -68,7 +68,7 @@ def test_request_matcher_needs_the_rbac_middleware() -> None:
     scope = make_scope()
     with pytest.raises(MissingGuardContext, match="RBACMiddleware"):
         request_matcher(scope)
-    scope[AUTHORIZER_KEY] = Authorizer()
+    GuardContext.from_scope(scope).authorizer = Authorizer()
     assert request_matcher(scope) is None
     GuardContext.from_scope(scope).principal = Principal("p", roles=frozenset({"user"}))
     matcher = request_matcher(scope)

@@ -9,7 +9,6 @@ import msgspec
 from asgi_guard.context import CONTEXT_KEY
 from asgi_guard.testing import make_scope
 from asgi_guard.types import Receive, Scope, Send
-from asgi_guard.validation import VALIDATED_KEY
 
 JSON = {"content-type": "application/json"}
 
@@ -21,7 +20,7 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         raw = message.get("body", b"")
     ctx = scope.get(CONTEXT_KEY)
-    validated = scope.get(VALIDATED_KEY)
+    validated = ctx.validated if ctx is not None else None
     out: dict[str, Any] = {"raw": raw.decode("utf-8", "replace")}
     if ctx is not None and ctx.payload is not msgspec.UNSET:
         out["payload"] = msgspec.to_builtins(ctx.payload)

@@ -9,7 +9,6 @@ from asgi_guard.context import GuardContext
 from asgi_guard.errors import MissingGuardContext
 from asgi_guard.testing import make_scope
 from asgi_guard.validation import (
-    VALIDATED_KEY,
     ExecuteAction,
     Validated,
     get_path_params,
@@ -64,7 +63,7 @@ def test_route_without_a_part_leaves_it_unset() -> None:
     scope = dict(make_scope())
     store(scope, Validated(query=Query()))
     assert GuardContext.from_scope(scope).payload is msgspec.UNSET
-    assert isinstance(scope[VALIDATED_KEY], Validated)
+    assert isinstance(GuardContext.from_scope(scope).validated, Validated)
     with pytest.raises(MissingGuardContext, match="No validated body"):
         get_payload(scope, ExecuteAction)
     with pytest.raises(MissingGuardContext, match="No validated path"):

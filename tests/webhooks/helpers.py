@@ -8,7 +8,7 @@ from typing import Any
 
 from asgi_guard.context import GuardContext
 from asgi_guard.testing import FakeClock, MessageRecorder, call, make_scope
-from asgi_guard.webhooks import WEBHOOK_KEY, Verifier, WebhookConfig, WebhookMiddleware
+from asgi_guard.webhooks import Verifier, WebhookConfig, WebhookMiddleware
 
 VECTORS: dict[str, Any] = json.loads((Path(__file__).parent / "vectors.json").read_text(encoding="utf-8"))
 NOW = 1_700_000_000.0
@@ -33,7 +33,7 @@ class RecordingApp:
             if not message.get("more_body", False):
                 break
         self.bodies.append(b"".join(chunks))
-        self.webhooks.append(scope.get(WEBHOOK_KEY))
+        self.webhooks.append(GuardContext.from_scope(scope).webhook)
         await send(
             {"type": "http.response.start", "status": self.status, "headers": [(b"content-type", b"text/plain")]}
         )
