@@ -102,7 +102,7 @@ class SQLRevocationStore:
         statement = select(revocations.c.id_hash).where(
             revocations.c.id_hash.in_(hashes), revocations.c.expires_at > now
         )
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             return (await connection.execute(statement.limit(1))).first() is not None
 
     async def revoke(self, token_id: str, expires_at: float) -> None:
@@ -173,7 +173,7 @@ class SQLRevocationStore:
     async def resync(self) -> None:
         now = self._clock.time()
         statement = select(revocations.c.id_hash, revocations.c.expires_at).where(revocations.c.expires_at > now)
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             loaded = {row.id_hash: row.expires_at for row in await connection.execute(statement)}
         # A union with what is known: forgetting a revocation is never safe, remembering it longer is.
         self._revoked.merge(loaded, now)
