@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -247,3 +248,56 @@ async def test_twitch_validation_drops_revoked_tokens(stack: Stack, clients: dic
     assert await manager.validate_stored([user]) == 1
     assert await manager.store.get(user, "twitch") is None
     assert [event.result for event in stack.events_of("provider_token_validate")] == ["deny"]
+
+
+async def test_google_refresh_keeps_its_refresh_token(stack: Stack, clients: dict[str, ProviderClient]) -> None:
+    """Google does not rotate refresh tokens: a refresh answer without one keeps the old one."""
+    await _login(stack, "google")
+    user = "google:141981764"
+    manager = ProviderTokens(stack.provider_tokens.store)
+    manager.attach(clients)
+    old = await _expire_soon(manager.store, user, "google")
+    fresh = await manager.get_fresh_token(user, "google")
+    stored = await manager.store.get(user, "google")
+    assert stored is not None
+    assert fresh != old.access_token
+    assert stored.refresh_token == old.refresh_token
+    assert old.access_token not in repr(stored)
+
+
+@pytest.mark.redis
+async def test_composite_with_the_sql_store(
+    stack: Stack, redis_client: aioredis.Redis, clients: dict[str, ProviderClient], tmp_path: Path
+) -> None:
+    """The seed's split for real: access token in Redis (TTL), refresh token sealed in SQL (SQLite here)."""
+    from asgi_guard.sql import SQLDatabase, SQLProviderTokenStore, upgrade
+
+    db = SQLDatabase(f"sqlite:///{tmp_path}/tokens.db")
+    await upgrade(db)
+    try:
+        durable = SQLProviderTokenStore(db, RING)
+        manager = ProviderTokens(CompositeProviderTokenStore(RedisProviderTokenStore(redis_client, RING), durable))
+        manager.attach(clients)
+        await _login(stack)
+        token = await stack.provider_tokens.store.get(USER, "discord")
+        assert token is not None
+        await manager.store.put(token)
+        in_sql = await durable.get(USER, "discord")
+        assert in_sql is not None
+        assert in_sql.access_token == ""
+        assert in_sql.refresh_token == token.refresh_token
+        await redis_client.flushall()  # the access half expired
+        fresh = await manager.get_fresh_token(USER, "discord")
+        assert fresh != token.access_token
+        rotated = await durable.get(USER, "discord")
+        assert rotated is not None
+        assert rotated.refresh_token != token.refresh_token  # Discord's rotation reached SQL
+    finally:
+        await db.aclose()
+
+
+def test_token_response_repr_hides_tokens() -> None:
+    """Token responses never print their tokens."""
+    from asgi_guard.oauth import TokenResponse
+
+    assert "secret-value" not in repr(TokenResponse(access_token="secret-value", refresh_token="secret-value"))
