@@ -134,7 +134,10 @@ def browser_routes(
     async def do_logout(request: Request) -> Response:
         response = RedirectResponse("/", status_code=303)
         principal = get_context(request).principal
-        await logout(request, response, tokens, cookies)
+        try:
+            await logout(request, response, tokens, cookies)
+        except GuardError as error:
+            return JSONResponse({"error": error.code.value}, status_code=error.status)
         if principal is not None and on_logout is not None:
             await on_logout(principal.id)
         return response

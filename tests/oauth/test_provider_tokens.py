@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from asgi_guard.oauth import (
     CompositeProviderTokenStore,
@@ -80,6 +82,18 @@ async def test_fifty_concurrent_calls_across_two_instances_refresh_once(
     stack: Stack, redis_client: aioredis.Redis
 ) -> None:
     """Two instances sharing Redis (sealed store + lock), 25 callers each: one refresh at the provider."""
+    await _two_instances(stack, redis_client)
+
+
+@pytest.mark.cluster
+async def test_fifty_concurrent_calls_across_two_instances_on_a_cluster_refresh_once(
+    stack: Stack, cluster_client: AsyncRedisCluster
+) -> None:
+    """The same on a 3-master Redis Cluster: the store's keys share a slot, the lock is redis-py's."""
+    await _two_instances(stack, cluster_client)
+
+
+async def _two_instances(stack: Stack, redis_client: Any) -> None:
     await _login(stack)
     instances = []
     for _ in range(2):
