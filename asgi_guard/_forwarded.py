@@ -7,11 +7,14 @@ network). Trust decisions live in :mod:`asgi_guard.clientip`.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Final, TypeAlias
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_ADDRESS: Final = 64  # "[<45-char IPv4-mapped IPv6>]:65535" fits; anything longer is never an address
+INVALID_ADDRESS: Final = "invalid"
+"""Stands for a client address that is not an IP address: such text is never logged or used as a key."""
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -40,6 +43,21 @@ def parse_address(text: str) -> IPAddress | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def safe_peer(text: str) -> str:
+    """The peer address as the server reported it when it is an IP address, else :data:`INVALID_ADDRESS`
+    (``""``, no peer at all, stays ``""``). For the places that read ``scope["client"]`` directly."""
+    if not text:
+        return ""
+    if len(text) > MAX_ADDRESS:  # never an address, and never pinned in the cache
+        return INVALID_ADDRESS
+    return _safe_peer(text)
+
+
+@lru_cache(maxsize=1024)
+def _safe_peer(text: str) -> str:
+    return text if parse_address(text) is not None else INVALID_ADDRESS
 
 
 def _is_port(text: str) -> bool:

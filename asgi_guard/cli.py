@@ -7,8 +7,22 @@ secret is read from an environment variable.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How asgi_guard's own commands run uvicorn: uvicorn never rewrites the client address or scheme.
+
+    uvicorn's defaults trust ``X-Forwarded-For``/``X-Forwarded-Proto`` from loopback, which would let
+    any local client pick its address (rate-limit key, log field) and scheme (HSTS). Proxy trust is
+    decided in one place only: :class:`asgi_guard.ClientIPConfig`.
+    """
+    return {"proxy_headers": False, "forwarded_allow_ips": []}
 
 
 def _demo(argv: list[str]) -> int:
@@ -16,6 +30,13 @@ def _demo(argv: list[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--redis", metavar="URL", default=None, help="use Redis backends at URL instead of memory")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="keep API keys and revocations in this database (default: a SQLite file under the temp dir)",
+    )
+    parser.add_argument("--memory", action="store_true", help="keep API keys and revocations in memory only")
     args = parser.parse_args(argv)
     try:
         import uvicorn
@@ -30,10 +51,20 @@ def _demo(argv: list[str]) -> int:
     security = logging.getLogger("asgi_guard.security")
     security.addHandler(handler)
     security.setLevel(logging.INFO)
-    demo = build_demo(redis_url=args.redis)
+    db_url = None if args.memory else (args.db or _default_demo_db())
+    if db_url is not None and importlib.util.find_spec("sqlalchemy") is None:
+        print("no sql extra (pip install 'asgi-guard[sql]'): API keys stay in memory", file=sys.stderr)
+        db_url = None
+    demo = build_demo(redis_url=args.redis, db_url=db_url, public_url=f"http://{args.host}:{args.port}")
     print(demo.banner(f"http://{args.host}:{args.port}"), flush=True)
-    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info", **uvicorn_options())
     return 0
+
+
+def _default_demo_db() -> str:
+    folder = Path(tempfile.gettempdir()) / "asgi-guard-demo"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return f"sqlite:///{folder / 'guard.db'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,4 +100,4 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-__all__ = ("main",)
+__all__ = ("main", "uvicorn_options")

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import msgspec
 
-from asgi_guard._forwarded import MAX_ADDRESS, forwarded_for, parse_address
+from asgi_guard._forwarded import INVALID_ADDRESS, MAX_ADDRESS, forwarded_for, parse_address
 from asgi_guard._headers import get_all
 from asgi_guard.compose import Layer
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.events.emit import emit, fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
+EVENT_INVALID_PEER: Final = "client_ip_invalid"
+"""The security event of a peer address that is not an IP address (its text is only fingerprinted)."""
 
 
 class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -46,9 +49,10 @@ class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             ``None`` keeps full addresses. IPv4 addresses are never masked.
 
     Note:
-        uvicorn rewrites ``scope["client"]`` from ``X-Forwarded-For`` itself when its peer is in
-        ``--forwarded-allow-ips`` (``127.0.0.1`` by default). This layer then starts from uvicorn's
-        answer; run uvicorn with ``--no-proxy-headers`` to let this config alone decide.
+        uvicorn rewrites ``scope["client"]`` (and the scheme) from ``X-Forwarded-For`` and
+        ``X-Forwarded-Proto`` itself when its peer is in ``--forwarded-allow-ips`` (loopback by
+        default). Run uvicorn with ``--no-proxy-headers`` (``asgi_guard.cli.uvicorn_options()``) so
+        this config alone decides.
     """
 
     trusted_proxies: tuple[str, ...]
@@ -97,7 +101,9 @@ def _parse_networks(entries: tuple[str, ...] | list[str]) -> tuple[Network, ...]
 class ClientIPMiddleware:
     """Sets ``GuardContext.client_ip`` for ``http`` and ``websocket`` scopes; ``lifespan`` passes through.
 
-    The scope itself is not modified: ``scope["client"]`` stays the peer.
+    The scope itself is not modified: ``scope["client"]`` stays the peer. A peer that is not an IP
+    address becomes ``"invalid"`` (one shared rate-limit key, never the text itself) with a
+    ``client_ip_invalid`` security event.
     """
 
     __slots__ = ("_classify", "_forwarded", "_header", "_mask", "_networks", "app", "config")
@@ -136,7 +142,9 @@ class ClientIPMiddleware:
         peer_text = str(client[0]) if client else ""
         peer = self._lookup(peer_text)
         if peer is None:
-            return peer_text[:MAX_ADDRESS]  # a unix socket path or similar: never trusted, kept as is
+            # Not an IP address (a server that let a header rewrite it, a socket path): never trusted,
+            # never logged or used as a rate-limit key as it is.
+            return INVALID_ADDRESS if peer_text else ""
         nearest, trusted = peer
         if not trusted:
             return nearest
@@ -163,7 +171,11 @@ class ClientIPMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             ctx, send = GuardContext.enter(scope, send)
-            ctx.client_ip = self.resolve(scope)
+            ctx.client_ip = address = self.resolve(scope)
+            if address == INVALID_ADDRESS:
+                client = scope.get("client")
+                peer = str(client[0]) if client else ""
+                emit(scope, EVENT_INVALID_PEER, "alert", "peer_not_an_ip_address", peer_fingerprint=fingerprint(peer))
             if self._networks and self.peer_is_proxy(scope):
                 ctx.proxy_header = self.config.header
         await self.app(scope, receive, send)

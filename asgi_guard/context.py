@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from asgi_guard._forwarded import safe_peer
 from asgi_guard._routing import canonical_path, strip_root
 from asgi_guard.errors import MissingGuardContext
 
@@ -37,7 +38,9 @@ class GuardContext:
     """What the layers learned about one request, and what its response needs.
 
     Attributes:
-        request_id: the request id (generated, or a validated ``X-Request-ID``).
+        request_id: the server's request id: always generated, 128 random bits.
+        client_request_id: the client's ``X-Request-ID`` when it matched the configured pattern
+            (echoed, logged as its own field, never used as the server's id), else ``""``.
         client_ip: the client address after trusted-proxy resolution.
         proxy_header: when the peer is one of the trusted proxies, the header it writes
             (``x-forwarded-for`` or ``forwarded``): its scheme and host may then be believed too.
@@ -72,6 +75,7 @@ class GuardContext:
         "authorizer",
         "body",
         "client_ip",
+        "client_request_id",
         "community_id",
         "community_roles",
         "csrf",
@@ -94,6 +98,7 @@ class GuardContext:
 
     def __init__(self) -> None:
         self.request_id: str = ""
+        self.client_request_id: str = ""
         self.client_ip: str = ""
         self.proxy_header: str | None = None
         self.principal: Principal | None = None
@@ -266,7 +271,7 @@ def client_host(scope: Scope) -> str:
     if ctx is not None and ctx.client_ip:
         return ctx.client_ip  # type: ignore[no-any-return]
     client = scope.get("client")
-    return str(client[0]) if client else ""
+    return safe_peer(str(client[0])) if client else ""  # never a non-address text as a key
 
 
 __all__ = (

@@ -1,6 +1,6 @@
 """asgi_guard with FastAPI: the middlewares added one by one, and a per-endpoint permission dependency.
 
-Run: ``ASGI_GUARD_JWT_SECRET=... uvicorn examples.fastapi_app:app`` (the secret: 32+ bytes).
+Run: ``ASGI_GUARD_JWT_SECRET=... uvicorn --no-proxy-headers examples.fastapi_app:app`` (the secret: 32+ bytes).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """asgi_guard with Litestar: ``DefineMiddleware`` for the layers, ``permission_guard`` per handler.
 
-Run: ``ASGI_GUARD_JWT_SECRET=... uvicorn examples.litestar_app:app`` (the secret: 32+ bytes).
+Run: ``ASGI_GUARD_JWT_SECRET=... uvicorn --no-proxy-headers examples.litestar_app:app`` (the secret: 32+ bytes).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """asgi_guard around a raw ASGI app: no framework at all.
 
-Run: ``uvicorn examples.raw_asgi:app`` (set ASGI_GUARD_JWT_SECRET to a 32+ byte secret first).
+Run: ``uvicorn --no-proxy-headers examples.raw_asgi:app`` (set ASGI_GUARD_JWT_SECRET to a 32+ byte secret first).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,17 @@ from tests.redis_servers import REDIS_CLI, RedisCluster, RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+
+@pytest.fixture(autouse=True)
+def security_log_at_info() -> Iterator[None]:
+    """The suite listens to the security log at INFO, as production runs it: events of allowed
+    requests are built and recorded on the context. Tests of unheard events raise the level themselves."""
+    logger = logging.getLogger("asgi_guard.security")
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(previous)
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asgi_guard._forwarded import MAX_ADDRESS, forwarded_for, parse_address
+from asgi_guard._forwarded import MAX_ADDRESS, forwarded_for, parse_address, safe_peer
 
 
 def test_parse_address_normalises() -> None:
@@ -48,3 +49,21 @@ def test_parse_address_total_on_bytes(raw: bytes) -> None:
     """For any header bytes, parse_address returns None or an address whose text has no zone id."""
     address = parse_address(raw.decode("latin-1"))
     assert address is None or "%" not in str(address)
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        ("", ""),
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("testclient", "invalid"),
+        ("/run/app.sock", "invalid"),
+        ("fe80::1%eth0", "invalid"),
+        ("x" * 500, "invalid"),
+        ("1.2.3.4\r\nforged", "invalid"),
+    ],
+)
+def test_safe_peer_keeps_addresses_and_replaces_everything_else(peer: str, expected: str) -> None:
+    """A peer read directly from the scope is an address or the placeholder, never other text."""
+    assert safe_peer(peer) == expected

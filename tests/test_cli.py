@@ -58,7 +58,7 @@ def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
 @pytest.mark.parametrize("backend", ["memory", "redis"])
 def test_demo_serves_and_printed_credentials_work(backend: str, fault_redis: RedisServer) -> None:
     """`python -m asgi_guard demo` serves on the given port and prints a token that works (memory or --redis)."""
-    args = ["--redis", fault_redis.url] if backend == "redis" else []
+    args = ["--redis", fault_redis.url, "--memory"] if backend == "redis" else ["--memory"]
     process, base = _serve(args)
     try:
         _wait_ready(process, base)

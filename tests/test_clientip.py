@@ -142,10 +142,10 @@ async def test_ipv6_prefix_masks_for_keying(prefix: int | None, expected: str) -
 
 @pytest.mark.parametrize(
     ("client", "expected"),
-    [(None, ""), (("/run/app.sock", 0), "/run/app.sock"), (("testclient", 50000), "testclient")],
+    [(None, ""), (("/run/app.sock", 0), "invalid"), (("testclient", 50000), "invalid")],
 )
-async def test_peer_that_is_not_an_address_is_kept_untrusted(client: tuple[str, int] | None, expected: str) -> None:
-    """A missing peer gives "" and a non-IP peer (unix socket, test client) is kept but never trusted."""
+async def test_peer_that_is_not_an_address_is_never_trusted(client: tuple[str, int] | None, expected: str) -> None:
+    """A missing peer gives "" and a non-IP peer (unix socket, test client) the placeholder, never trusted."""
     scope = make_scope(headers={"x-forwarded-for": "198.51.100.7"}, client=client)
     assert await _seen(ClientIPConfig(trusted_proxies=("0.0.0.0/0",)), scope) == expected
 
@@ -225,7 +225,7 @@ def test_no_header_bytes_make_resolution_raise(value: bytes, forwarded: bool, pe
     middleware = ClientIPMiddleware(lambda *_: None, config)  # type: ignore[arg-type,return-value]
     scope = make_scope(headers=[(header.encode(), value)], client=(peer, 1))
     result = middleware.resolve(scope)
-    assert result == peer or ipaddress.ip_address(result)
+    assert result == "invalid" if peer == "junk" else ipaddress.ip_address(result)
     assert result.isprintable()
 
 
@@ -304,3 +304,36 @@ def test_walk_agrees_with_uvicorn(peer: str, hops: list[str]) -> None:
     middleware = ClientIPMiddleware(lambda *_: None, config)  # type: ignore[arg-type,return-value]
     scope = make_scope(headers={"x-forwarded-for": ", ".join(hops)}, client=(peer, 1))
     assert middleware.resolve(scope) == expected
+
+
+async def test_invalid_peer_becomes_a_placeholder_with_a_security_event() -> None:
+    """Issue 11 item 1: a peer that is not an IP address (a server let a header rewrite it) is never
+    used or logged as it is: the context gets "invalid" and a client_ip_invalid event fingerprints it."""
+    from asgi_guard.events.emit import fingerprint
+
+    text = "attacker-chosen text\r\nforged: line"
+    scope = make_scope(client=(text, 0))
+    assert await _seen(ClientIPConfig(trusted_proxies=()), scope) == "invalid"
+    [event] = get_context(scope).events
+    assert (event.type, event.result, event.reason) == ("client_ip_invalid", "alert", "peer_not_an_ip_address")
+    assert event.client_ip == "invalid"
+    assert event.extra == {"peer_fingerprint": fingerprint(text)}
+    assert "attacker" not in repr(event)
+
+
+async def test_without_the_layer_a_non_address_peer_is_one_placeholder_key_and_log_field() -> None:
+    """Without ClientIPConfig the rate limiter and the security log read the peer directly: a non-address
+    peer is the placeholder there too, so forged texts share one bucket and never reach the log."""
+    from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limited = RateLimitMiddleware(app, RateLimitConfig(limits=(Limit(name="ip", rate="1/minute"),)))
+    first = make_scope(client=("forged-a", 0))
+    second = make_scope(client=("forged-b", 0))
+    assert (await call(limited, first)).status == 204
+    assert (await call(limited, second)).status == 429
+    [event] = get_context(second).events
+    assert event.client_ip == "invalid"

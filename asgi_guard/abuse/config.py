@@ -139,6 +139,8 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         failure_statuses: statuses of the application's own responses that count (a login endpoint
             answering 401 to a wrong password).
         credential_headers: headers whose value is the presented credential.
+        credential_cookies: cookies whose value is the presented credential (browser sessions), used
+            when no credential header was sent.
         shadow: log what would be refused, never refuse.
         fail_mode: when the backend fails: ``closed`` (503), ``open`` (allow, logged) or ``local``.
         budget, breaker_threshold, breaker_reset: as in :class:`~asgi_guard.ratelimit.RateLimitConfig`.
@@ -157,6 +159,7 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     failures: frozenset[str] = DEFAULT_FAILURES
     failure_statuses: frozenset[int] = frozenset({401})
     credential_headers: tuple[str, ...] = ("authorization", "x-api-key")
+    credential_cookies: tuple[str, ...] = ("__Host-session",)
     shadow: bool = False
     fail_mode: FailMode = "closed"
     budget: float = 0.05
@@ -203,6 +206,8 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ConfigurationError.expected(
                 "lower-case header names", self.credential_headers, "AbuseConfig.credential_headers"
             )
+        if not all(isinstance(name, str) and name for name in self.credential_cookies):
+            raise ConfigurationError.expected("cookie names", self.credential_cookies, "AbuseConfig.credential_cookies")
         if self.fail_mode not in FAIL_MODES:
             raise ConfigurationError.expected(f"one of {sorted(FAIL_MODES)}", self.fail_mode, "AbuseConfig.fail_mode")
         for value, where in ((self.budget, "budget"), (self.breaker_reset, "breaker_reset")):

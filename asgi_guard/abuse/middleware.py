@@ -7,6 +7,8 @@ import hashlib
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from starlette.requests import cookie_parser
+
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
 from asgi_guard.abuse.patterns import Detector
@@ -27,8 +29,11 @@ if TYPE_CHECKING:
     from asgi_guard.principal import Principal
     from asgi_guard.types import ASGIApp, Receive, Scope, Send
 
+_AUTHORIZATION: Final = frozenset({"insufficient_permissions", "community_forbidden", "csrf_failed"})
+"""Refusals of a request whose credential was valid: a cross-site page can provoke them."""
+
 TRUSTED_LIMIT: Final = 10_000
-"""Subjects remembered as known good, per process (least recently used dropped first)."""
+"""Known-good clients (and credential fingerprints) remembered per process (oldest dropped first)."""
 
 
 class _Bucket(NamedTuple):
@@ -55,16 +60,20 @@ class AbuseMiddleware:
     """
 
     __slots__ = (
+        "_cookies",
         "_credential_headers",
         "_detector",
         "_failover",
         "_failures",
+        "_fingerprints",
         "_fmt",
         "_limits",
+        "_monotonic",
         "_shadow",
         "_statuses",
         "_trust_for",
         "_trusted",
+        "_watch_leaks",
         "app",
         "config",
     )
@@ -92,11 +101,15 @@ class AbuseMiddleware:
         )
         self._failures = config.failures
         self._statuses = config.failure_statuses
-        self._credential_headers = tuple(name.encode() for name in config.credential_headers)
+        self._credential_headers = frozenset(name.encode() for name in config.credential_headers)
+        self._fingerprints: dict[bytes, str] = {}
+        self._cookies = config.credential_cookies
+        self._monotonic = clock.monotonic
+        self._watch_leaks = config.patterns.leaked_credential is not None
         self._shadow = config.shadow
         self._fmt = config.error_format
         self._trust_for = config.trust_success_for
-        self._trusted: OrderedDict[str, float] = OrderedDict()
+        self._trusted: OrderedDict[tuple[str, str, str], float] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -107,14 +120,20 @@ class AbuseMiddleware:
         ip = ctx.client_ip or client_host(scope) or "unknown"
         credential = self._credential(scope)
         principal = ctx.principal
-        subjects = [f"ip:{ip}"]
-        if credential:
-            subjects.append(f"c:{credential}")
-        if principal is not None:
-            subjects.append(f"u:{principal.id}")
-        buckets = self._buckets(ip, credential, principal)
-        if buckets and not self._all_trusted(subjects) and not await self._admitted(scope, send, buckets):
-            return
+        # Known good: this address with this credential (and principal) succeeded in this process and
+        # has not failed since. Such a request skips the shared pre-check; any other is checked.
+        pair = (ip, credential, principal.id if principal is not None else "")
+        until = self._trusted.get(pair)
+        trusted = until is not None and until > self._monotonic()
+        buckets: list[_Bucket] | None = None
+        room = False  # the pre-check saw room in every bucket
+        if not trusted and self._limits:
+            buckets = self._buckets(ip, credential, principal)
+            if buckets:
+                verdict = await self._admitted(scope, send, buckets)
+                if verdict is None:
+                    return
+                room = verdict
 
         await self.app(scope, receive, send)
         status = ctx.status  # recorded by the context's response hook
@@ -122,24 +141,58 @@ class AbuseMiddleware:
         code = denial.value if denial is not None else None
         failed = code in self._failures if code is not None else status in self._statuses
         principal = ctx.principal
+        if failed and code in _AUTHORIZATION and self._maybe_forged(scope):
+            return  # a site may have made the holder's browser send it: charging them would let it lock them out
         if failed:
-            for subject in subjects:
-                self._trusted.pop(subject, None)
-            await self._failed(scope, buckets, code, ip, credential, principal, _provider(ctx))
-        elif 0 < status < 400 or (kind == "websocket" and code is None):
-            self._trust(subjects)
-            if principal is not None and credential:
+            self._trusted.pop(pair, None)
+            if buckets is None:
+                buckets = self._buckets(ip, credential, principal)
+            await self._failed(scope, buckets, room, code, ip, credential, principal, _provider(ctx))
+        elif 0 < status < 400:  # 101: an accepted websocket
+            if not trusted:
+                self._trust(pair)
+            if principal is not None and credential and self._watch_leaks:
                 found = self._detector.on_accepted(ip, credential)
                 if found:
                     await self._observe(scope, found, ip, credential, principal)
 
     def _credential(self, scope: Scope) -> str:
-        """SHA-256 fingerprint of the presented credential (its scheme dropped), ``""`` without one."""
+        """SHA-256 fingerprint of the presented credential (its scheme dropped), ``""`` without one.
+
+        A credential header wins; otherwise a session cookie (a browser's credential) counts."""
+        cookie: bytes | None = None
         for name, value in scope.get("headers") or ():
             if name in self._credential_headers and value:
-                _, _, token = value.strip().rpartition(b" ")
-                return hashlib.sha256(token).hexdigest()[:32]
+                return self._fingerprint(value, value.strip().rpartition(b" ")[2])
+            if name == b"cookie" and self._cookies:
+                cookie = value
+        if cookie is not None:
+            parsed = cookie_parser(cookie.decode("latin-1"))
+            for name in self._cookies:
+                found = parsed.get(name)
+                if found:
+                    return self._fingerprint(cookie, found.encode("latin-1", "replace"))
         return ""
+
+    def _maybe_forged(self, scope: Scope) -> bool:
+        """Whether a browser says it sent this request for another site, with its cookie credential
+        (a page cannot make a browser add a credential header)."""
+        site: bytes | None = None
+        for name, value in scope.get("headers") or ():
+            if name in self._credential_headers:
+                return False
+            if name == b"sec-fetch-site":
+                site = value
+        return site is not None and site not in (b"same-origin", b"none")
+
+    def _fingerprint(self, raw: bytes, secret: bytes) -> str:
+        found = self._fingerprints.get(raw)
+        if found is None:
+            found = hashlib.sha256(secret).hexdigest()[:32]
+            if len(self._fingerprints) >= TRUSTED_LIMIT:
+                self._fingerprints.clear()
+            self._fingerprints[raw] = found
+        return found
 
     def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:
         buckets: list[_Bucket] = []
@@ -159,34 +212,19 @@ class AbuseMiddleware:
             buckets.append(_Bucket(name, Check(storage, interval, burst - 1, 0), Check(storage, interval, burst, 1)))
         return buckets
 
-    def _all_trusted(self, subjects: list[str]) -> bool:
-        trusted = self._trusted
-        if not trusted:
-            return False
-        now = self.config.clock.monotonic() if self.config.clock is not None else SYSTEM_CLOCK.monotonic()
-        for subject in subjects:
-            until = trusted.get(subject)
-            if until is None or until <= now:
-                return False
-        return True
-
-    def _trust(self, subjects: list[str]) -> None:
-        if not self._trust_for:
+    def _trust(self, pair: tuple[str, str, str]) -> None:
+        if not self._trust_for or len(pair[0]) > 200:
             return
-        clock = self.config.clock if self.config.clock is not None else SYSTEM_CLOCK
-        until = clock.monotonic() + self._trust_for
         trusted = self._trusted
-        for subject in subjects:
-            if len(subject) > 200:
-                continue
-            trusted[subject] = until
-            trusted.move_to_end(subject)
-            if len(trusted) > TRUSTED_LIMIT:
-                trusted.popitem(last=False)
+        trusted[pair] = self._monotonic() + self._trust_for
+        trusted.move_to_end(pair)
+        if len(trusted) > TRUSTED_LIMIT:
+            trusted.popitem(last=False)
 
-    async def _admitted(self, scope: Scope, send: Send, buckets: list[_Bucket]) -> bool:
-        """Whether one more failure fits every bucket; otherwise answers 429 (503 when the backend
-        failed and the fail mode is closed) and returns ``False``. Shadow mode only logs."""
+    async def _admitted(self, scope: Scope, send: Send, buckets: list[_Bucket]) -> bool | None:
+        """``True`` when one more failure fits every bucket. Otherwise answers 429 (503 when the
+        backend failed and the fail mode is closed) and returns ``None``; in shadow mode it only logs
+        and returns ``False``."""
         outcome = await self._decide(scope, [bucket.peek for bucket in buckets])
         if outcome is None:
             retry = str(self._failover.breaker.retry_after).encode()
@@ -194,7 +232,7 @@ class AbuseMiddleware:
                 ErrorCode.SERVICE_UNAVAILABLE, "failure_limit_backend_unavailable", headers=((b"retry-after", retry),)
             )
             await send_denial(scope, send, error, fmt=self._fmt)
-            return False
+            return None
         if outcome.allowed:
             return True
         refused = [
@@ -207,10 +245,10 @@ class AbuseMiddleware:
         retry = b"%d" % max(1, -(-retry_us // MICROS))
         if self._shadow:
             emit(scope, "rate_limit_hit", "shadow", "failure_limit_exceeded", limit=names)
-            return True
+            return False
         error = GuardError(ErrorCode.RATE_LIMIT_EXCEEDED, "failure_limit_exceeded", headers=((b"retry-after", retry),))
         await send_denial(scope, send, error, fmt=self._fmt, limit=names)
-        return False
+        return None
 
     async def _decide(self, scope: Scope, checks: list[Check]) -> Outcome | None:
         """The backend's outcome, degraded per fail mode when it failed (``None``: refuse, 503)."""
@@ -237,20 +275,29 @@ class AbuseMiddleware:
         self,
         scope: Scope,
         buckets: list[_Bucket],
+        room: bool,
         code: str | None,
         ip: str,
         credential: str,
         principal: Principal | None,
         provider: str,
     ) -> None:
-        """Charge every bucket (each on its own: an empty one must not spare the others) and count
-        the failure's patterns, concurrently: one round trip (the response is already sent)."""
-        work = [self._decide(scope, [bucket.charge]) for bucket in buckets]
+        """Charge the buckets and count the failure's patterns, concurrently: one round trip (the
+        response is already sent). All buckets in one call when the pre-check saw room in each (a
+        request racing in between may make that call refuse them all: one charge lost, never an
+        extra one); otherwise each on its own, so an empty bucket does not spare the others."""
+        if room and len(buckets) > 1:
+            work = [self._decide(scope, [bucket.charge for bucket in buckets])]
+        else:
+            work = [self._decide(scope, [bucket.charge]) for bucket in buckets]
         found = self._detector.on_failure(code, ip, credential, principal, provider)
         if found:
             work.append(self._observe(scope, found, ip, credential, principal))
-        if work:
+        if self._failover.remote:
             await asyncio.gather(*work)
+        else:  # nothing to wait for: no tasks either
+            for step in work:
+                await step
 
     async def _observe(
         self, scope: Scope, found: list[Any], ip: str, credential: str, principal: Principal | None

@@ -1,12 +1,15 @@
 """The demo: a small chat-community API behind the whole asgi_guard stack.
 
-Run it with ``python -m asgi_guard demo`` (in-memory backends) or ``... demo --redis URL``. It prints
+Run it with ``python -m asgi_guard demo`` (API keys and revocations in a SQLite file under the temp
+dir, so keys made with ``keys new --store`` survive restarts; ``--db URL`` for another database,
+``--memory`` for none) or ``... demo --redis URL``. It prints
 an admin token, a moderator token, an API key, the community id to send as ``X-Community-ID`` and
 ready-to-paste curl lines. Secrets are generated per process: this is a demo, not a deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.context import context_of
 from asgi_guard.csrf import CSRFConfig
 from asgi_guard.demo.browser import browser_routes
+from asgi_guard.demo.oauth import demo_login, login_links
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
 from asgi_guard.ratelimit import (
@@ -89,6 +93,10 @@ POLICIES = (
     RoutePolicy(path="/auth/logout", methods=("POST",)),
     RoutePolicy(path="/app", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(path="/app/notes", methods=("POST",), permissions=("profile:view",)),
+    # OAuth login (asgi_guard.demo.oauth) and the bundled local identity providers.
+    RoutePolicy(path="/auth/{provider}/login", methods=("GET",), public=True),
+    RoutePolicy(path="/auth/{provider}/callback", methods=("GET",), public=True),
+    RoutePolicy(path="/idp/{rest:path}", public=True),
 )
 
 COMMUNITY_ID = "42"
@@ -151,6 +159,8 @@ class Demo:
         lines = [
             "asgi_guard demo: a community API behind the full stack (demo secrets, generated per process)",
             f"browser: open {base}/ to log in (session in a __Host- cookie), post with CSRF-protected forms, log out",
+            "  ... or log in with Twitch, Discord, Slack or YouTube: bundled local identity providers under "
+            "/idp/ (set ASGI_GUARD_DEMO_<PROVIDER>_CLIENT_ID and _CLIENT_SECRET for the real ones)",
             f"community id {COMMUNITY_ID} (send it as X-Community-ID); paste the exports first:",
             "",
             f"export ADMIN_TOKEN='{self.admin_token}'",
@@ -177,8 +187,16 @@ class Demo:
         return "\n".join(lines)
 
 
-def build_demo(redis_url: str | None = None) -> Demo:
-    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given)."""
+def build_demo(
+    redis_url: str | None = None, db_url: str | None = None, public_url: str = "http://127.0.0.1:8000"
+) -> Demo:
+    """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given).
+
+    ``public_url`` is where the demo is reached (the OAuth redirect URIs are built from it).
+
+    With ``db_url`` (``sqlite:///file.db`` or ``postgresql://...``, needs the ``sql`` extra), API keys
+    and revocations live in that database: migrated and given the demo key at startup (lifespan).
+    """
     store = CommunityStore()
 
     async def health(request: Request) -> JSONResponse:
@@ -230,6 +248,20 @@ def build_demo(redis_url: str | None = None) -> Demo:
         Route("/webhook/generic", webhook, methods=["POST"]),
         Route("/webhook/twitch", webhook, methods=["POST"]),
     ]
+    db: Any = None
+    if db_url:
+        from asgi_guard.sql import SQLAPIKeyStore, SQLDatabase, SQLRevocationStore, upgrade
+
+        db = SQLDatabase(db_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        if db is not None:
+            await upgrade(db)
+            await key_store.put(demo_record)
+        yield
+        if db is not None:
+            await db.aclose()
 
     jwt_secret = secrets.token_urlsafe(48)
     keyring = KeyRing.single(jwt_secret, kid="demo-1")
@@ -246,12 +278,17 @@ def build_demo(redis_url: str | None = None) -> Demo:
         revocation = MemoryRevocationStore()
         replay_store = None
         limiter = MemoryRateLimitBackend()
+    if db is not None:
+        revocation = SQLRevocationStore(db)
     tokens = TokenService(keyring, revocation, issuer="asgi-guard-demo", audience="community-api")
     # Browser sessions: production cookie flags (browsers accept Secure cookies from http://127.0.0.1
     # and localhost, which they treat as potentially trustworthy origins).
     cookies = SessionCookies()
     notes: list[dict[str, str]] = []
-    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)])
+    login = demo_login(public_url, tokens, cookies)
+    inner = Starlette(
+        routes=[*routes, *browser_routes(tokens, cookies, notes, login_links()), *login.routes], lifespan=lifespan
+    )
     actions: list[str] = []
 
     async def on_suspicious(activity: SuspiciousActivity) -> None:
@@ -276,20 +313,17 @@ def build_demo(redis_url: str | None = None) -> Demo:
     user_token = tokens.issue_access("user-1", username="user", roles=["user"], communities=[COMMUNITY_ID])
 
     api_key = create_api_key("wa")
-    key_store = MemoryAPIKeyStore(
-        [
-            APIKeyRecord(
-                key_hash=hash_api_key(api_key),
-                name="demo-bot",
-                owner_id="bot-1",
-                role="action",
-                owner_roles=frozenset({"user"}),
-                permissions=frozenset({"action:execute", "profile:view"}),
-                communities={COMMUNITY_ID: frozenset()},
-                created_at=time.time(),
-            )
-        ]
+    demo_record = APIKeyRecord(
+        key_hash=hash_api_key(api_key),
+        name="demo-bot",
+        owner_id="bot-1",
+        role="action",
+        owner_roles=frozenset({"user"}),
+        permissions=frozenset({"action:execute", "profile:view"}),
+        communities={COMMUNITY_ID: frozenset()},
+        created_at=time.time(),
     )
+    key_store: Any = MemoryAPIKeyStore([demo_record]) if db is None else SQLAPIKeyStore(db)
     webhook_secret = secrets.token_hex(32)
     twitch_secret = secrets.token_hex(32)
 
@@ -345,7 +379,15 @@ def build_demo(redis_url: str | None = None) -> Demo:
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
             session=cookies,
-            exclude=("/health", WEBHOOK_ROUTE, "/login", "/auth/refresh"),
+            exclude=(
+                "/health",
+                WEBHOOK_ROUTE,
+                "/login",
+                "/auth/refresh",
+                "/auth/{provider}/login",
+                "/auth/{provider}/callback",
+                "/idp/{rest:path}",
+            ),
             optional=("/",),
         ),
         CSRFConfig(secrets=(secrets.token_bytes(32),)),
@@ -369,8 +411,19 @@ def build_demo(redis_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
-        extra={"abuse_actions": actions, "notes": notes},
+        extra={"abuse_actions": actions, "notes": notes, "banner_lines": _db_lines(db), "login": login},
     )
+
+
+def _db_lines(db: Any) -> list[str]:
+    if db is None:
+        return []
+    url = db.url.set(drivername=db.url.get_backend_name()).render_as_string(hide_password=True)
+    return [
+        "",
+        f"API keys and revocations persist in {url}. A key of your own that survives restarts:",
+        f"  python -m asgi_guard keys new --store '{url}' --owner you --role user --permissions profile:view",
+    ]
 
 
 __all__ = ("COMMUNITY_ID", "Demo", "build_demo")

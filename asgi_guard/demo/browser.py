@@ -57,8 +57,13 @@ def _form(body: bytes) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(body.decode("latin-1")).items() if len(values) == 1}
 
 
-def browser_routes(tokens: TokenService, cookies: SessionCookies, notes: list[dict[str, str]]) -> list[Route]:
-    """The pages and their form endpoints, sharing the demo's token service and its notice board."""
+def browser_routes(
+    tokens: TokenService, cookies: SessionCookies, notes: list[dict[str, str]], login_links: str = ""
+) -> list[Route]:
+    """The pages and their form endpoints, sharing the demo's token service and its notice board.
+
+    ``login_links`` (HTML) is shown on the login page: the OAuth providers' buttons.
+    """
 
     async def home(request: Request) -> Response:
         principal = get_context(request).principal
@@ -70,6 +75,7 @@ def browser_routes(tokens: TokenService, cookies: SessionCookies, notes: list[di
             "<code>__Host-</code> cookie that no script can read.</p>"
             f"<form method='post' action='/login'><label>User <select name='user'>{options}</select></label> "
             "<button type='submit' id='login'>Log in</button></form>"
+            f"{login_links}"
         )
         return _page("asgi_guard demo: log in", body)
 

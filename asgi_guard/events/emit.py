@@ -7,6 +7,7 @@ import re
 from time import time as _time
 from typing import TYPE_CHECKING, Final
 
+from asgi_guard._forwarded import safe_peer
 from asgi_guard._headers import get_header
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.context import GuardContext
@@ -42,11 +43,29 @@ def fingerprint(secret: str | bytes) -> str:
 class Emitter:
     """Fans an event out to sinks. Sinks are called in order; a failing sink never fails a request."""
 
-    __slots__ = ("clock", "sinks")
+    __slots__ = ("_filters", "clock", "sinks")
 
     def __init__(self, sinks: Sequence[Callable[[SecurityEvent], None]], clock: Clock = SYSTEM_CLOCK) -> None:
         self.sinks = tuple(sinks)
         self.clock = clock
+        filters = [getattr(sink, "wants", None) for sink in self.sinks]
+        # A sink without `wants` takes everything: then every event is built.
+        self._filters: tuple[Callable[[str], bool], ...] | None = (
+            None if any(found is None for found in filters) else tuple(f for f in filters if f is not None)
+        )
+
+    def wants(self, result: str) -> bool:
+        """Whether any sink would record an event with this result now (a failing check counts as yes)."""
+        filters = self._filters
+        if filters is None:
+            return True
+        for wants in filters:
+            try:
+                if wants(result):
+                    return True
+            except Exception:
+                return True
+        return False
 
     def __call__(self, event: SecurityEvent) -> None:
         for sink in self.sinks:
@@ -59,13 +78,17 @@ class Emitter:
 DEFAULT_EMITTER: Final = Emitter((LoggingSink(), OpenTelemetrySink()))
 
 
-def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -> SecurityEvent:
+def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -> SecurityEvent | None:
     """Build a :class:`SecurityEvent` from the request's context, record it there, and send it.
 
+    Nothing is built when no sink would record it (the logger's level drops it and no
+    OpenTelemetry provider or recording span takes it): then this returns ``None``.
     ``extra`` values are cleaned; never pass secrets (pass :func:`fingerprint` of them).
     """
     ctx = GuardContext.from_scope(scope)
     emitter: Emitter = ctx.emitter or DEFAULT_EMITTER
+    if not emitter.wants(result):
+        return None
     principal = ctx.principal
     raw_agent = get_header(scope, b"user-agent")
     clock = emitter.clock
@@ -84,6 +107,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
         result=result,
         time=_time() if clock is SYSTEM_CLOCK else clock.time(),
         request_id=ctx.request_id,
+        client_request_id=ctx.client_request_id,
         principal_id=principal_id,
         key_fingerprint=principal.key_fingerprint if principal is not None else "",
         action=action,
@@ -101,7 +125,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     if client:
-        return str(client[0])
+        return safe_peer(str(client[0]))  # a peer that is not an address is never logged as it is
     return ""
 
 

@@ -22,9 +22,22 @@ logging.getLogger(SECURITY_LOGGER).addHandler(logging.NullHandler())
 
 
 class EventSink(Protocol):
-    """Anything that accepts security events. Must not raise and must not block."""
+    """Anything that accepts security events. Must not raise and must not block.
+
+    A sink may also define ``wants(result) -> bool``: whether it would record an event with that
+    result now. When every sink says no, the event is never built (see ``Emitter.wants``); a sink
+    without ``wants`` takes every event.
+    """
 
     def __call__(self, event: SecurityEvent) -> None: ...
+
+
+_WARNING_RESULTS: Final = frozenset({"deny", "error", "alert"})
+
+
+def level_of(result: str) -> int:
+    """The logging level of an event result: denials, errors and alerts at WARNING, the rest at INFO."""
+    return logging.WARNING if result in _WARNING_RESULTS else logging.INFO
 
 
 class LoggingSink:
@@ -41,8 +54,12 @@ class LoggingSink:
         self._logger = logger if logger is not None else logging.getLogger(SECURITY_LOGGER)
         self._encode = msgspec.json.Encoder().encode
 
+    def wants(self, result: str) -> bool:
+        """Whether the logger would emit an event with this result (its level, per ``isEnabledFor``)."""
+        return self._logger.isEnabledFor(level_of(result))
+
     def __call__(self, event: SecurityEvent) -> None:
-        level = logging.WARNING if event.result in ("deny", "error", "alert") else logging.INFO
+        level = level_of(event.result)
         if self._logger.isEnabledFor(level):
             self._logger.log(level, "%s", self._encode(event).decode())
 
@@ -50,18 +67,30 @@ class LoggingSink:
 class OpenTelemetrySink:
     """Span events on the current span plus a counter, through ``opentelemetry-api`` only.
 
-    Without an SDK configured both are no-ops, so the cost is a few attribute lookups.
+    Without an SDK configured both are no-ops, and :meth:`wants` says so: no event is built for
+    this sink until a meter provider is installed or the current span records.
     """
 
-    __slots__ = ("_attributes", "_counter")
+    __slots__ = ("_attributes", "_counter", "_metered")
 
     def __init__(self, meter: metrics.Meter | None = None) -> None:
+        # A meter given explicitly counts; the global one only once an SDK's provider is installed.
+        self._metered = meter is not None
         meter = meter if meter is not None else metrics.get_meter("asgi_guard")
         self._counter = meter.create_counter(
             "asgi_guard.security_events", unit="{event}", description="Security decisions by type and result"
         )
         # The counter's attributes per (type, result), built once: a handful of pairs, bounded anyway.
         self._attributes: dict[tuple[str, str], dict[str, str]] = {}
+
+    def wants(self, result: str) -> bool:
+        """Whether a counter or a span would take the event: a meter provider is installed (the API
+        alone counts nothing) or the current span is recording."""
+        if not self._metered:
+            self._metered = _installed(metrics.get_meter_provider())
+            if not self._metered:
+                return trace.get_current_span().is_recording()
+        return True
 
     def __call__(self, event: SecurityEvent) -> None:
         pair = (event.type, event.result)
@@ -78,6 +107,7 @@ class OpenTelemetrySink:
                 for name in (
                     "result",
                     "request_id",
+                    "client_request_id",
                     "principal_id",
                     "key_fingerprint",
                     "action",
@@ -92,4 +122,10 @@ class OpenTelemetrySink:
             span.add_event(f"asgi_guard.{event.type}", attributes)
 
 
-__all__ = ("ATTRIBUTE_SETS", "SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink")
+def _installed(provider: metrics.MeterProvider) -> bool:
+    """Whether ``provider`` is a real one: not the API's no-op, nor the proxy it hands out until an
+    SDK installs a provider (a provider, once installed, stays: the answer is then kept)."""
+    return not isinstance(provider, metrics.NoOpMeterProvider) and type(provider).__name__ != "_ProxyMeterProvider"
+
+
+__all__ = ("ATTRIBUTE_SETS", "SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink", "level_of")

@@ -25,6 +25,7 @@ from asgi_guard.oauth.errors import LOGIN_DETAIL, LoginError, LoginErrorCode, Pr
 from asgi_guard.oauth.flow import FlowCookies, FlowState, random_token
 from asgi_guard.oauth.idtoken import JWKSCache
 from asgi_guard.oauth.next_url import safe_next
+from asgi_guard.sessions import clear_session, read_cookie, refresh_session, set_session
 from asgi_guard.webhooks.replay import MemoryReplayStore
 
 if TYPE_CHECKING:
@@ -52,7 +53,11 @@ class OAuthApp:
     def __init__(self, config: OAuthConfig) -> None:
         self.config = config
         self.flows = FlowCookies(config.flow_secret, max_age=config.flow_max_age, secure=config.secure_cookies)
-        self.http = httpx2.AsyncClient(timeout=config.timeout, transport=config.transport)
+        # No keep-alive: provider calls are rare (logins, refreshes), and a mounted app gets no lifespan
+        # shutdown to close idle pooled connections, which would then outlive the server's loop.
+        self.http = httpx2.AsyncClient(
+            timeout=config.timeout, transport=config.transport, limits=httpx2.Limits(max_keepalive_connections=0)
+        )
         self.jwks = JWKSCache(self.http, clock=config.clock)
         self.clients = {
             provider.name: ProviderClient(
@@ -75,13 +80,18 @@ class OAuthApp:
                 Route("/{provider}/callback", self._callback, methods=["GET"]),
                 Route("/refresh", self._refresh, methods=["POST"]),
                 Route("/logout", self._logout, methods=["POST"]),
-            ]
+            ],
+            redirect_slashes=False,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._router.lifespan(scope, receive, send)
             return
+        path = scope.get("path", "")
+        if len(path) > 1 and path.endswith("/"):
+            # Litestar's mounts hand over "/twitch/login/"; no route of ours ends in a slash.
+            scope = {**scope, "path": path.rstrip("/")}
         await self._router(scope, receive, send)
 
     async def aclose(self) -> None:
@@ -177,30 +187,60 @@ class OAuthApp:
         return user, pair
 
     def _issue(self, request: Request, pair: TokenPair, target: str) -> Response:
+        if self.config.session == "cookies":
+            # A browser login: the session goes into the cookies, the browser on to `next`.
+            response = RedirectResponse(target, status_code=303, headers=NO_STORE)
+            set_session(response, pair, self.config.session_cookies)
+            return response
         return JSONResponse({**msgspec.to_builtins(pair), "next": target}, headers=NO_STORE)
 
     # -- session -------------------------------------------------------------------------------------
 
-    async def _refresh(self, request: Request) -> Response:
-        refresh_token = await self._presented(request, "refresh_token")
+    def _cookie(self, request: Request, name: str) -> str:
         try:
-            if not refresh_token:
-                raise GuardError(ErrorCode.MISSING_CREDENTIALS, "refresh_token_missing")
-            pair = await self.config.tokens.refresh(refresh_token)
+            return read_cookie(request.scope, name) or ""
+        except GuardError:  # duplicated (shadowing) or oversized cookies: use none of them
+            return ""
+
+    async def _refresh(self, request: Request) -> Response:
+        cookies = self.config.session_cookies if self.config.session == "cookies" else None
+        headers: list[tuple[bytes, bytes]] = []
+        try:
+            if cookies is not None:
+                pair = await refresh_session(request, headers, self.config.tokens, cookies)
+            else:
+                refresh_token = await self._presented(request, "refresh_token")
+                if not refresh_token:
+                    raise GuardError(ErrorCode.MISSING_CREDENTIALS, "refresh_token_missing")
+                pair = await self.config.tokens.refresh(refresh_token)
         except GuardError as exc:
-            return self._fail(request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="session_refresh")
+            failure = self._fail(
+                request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="session_refresh"
+            )
+            failure.raw_headers.extend(headers)  # refresh_session clears the cookies of a refused session
+            return failure
         emit(request.scope, "session_refresh", "allow")
+        if cookies is not None:
+            response = JSONResponse({"status": "refreshed", "expires_in": pair.expires_in}, headers=NO_STORE)
+            response.raw_headers.extend(headers)
+            return response
         return JSONResponse(msgspec.to_builtins(pair), headers=NO_STORE)
 
     async def _logout(self, request: Request) -> Response:
-        access = _bearer(request)
+        cookies = self.config.session_cookies if self.config.session == "cookies" else None
+        access = _bearer(request) or (self._cookie(request, cookies.access_cookie) if cookies is not None else "")
         refresh_token = await self._presented(request, "refresh_token")
+        if not refresh_token and cookies is not None:
+            refresh_token = self._cookie(request, cookies.refresh_cookie)
         try:
             if not access:
                 raise GuardError(ErrorCode.MISSING_CREDENTIALS, "access_token_missing")
             verified = await self.config.tokens.verify(access)
         except GuardError as exc:
-            return self._fail(request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="logout")
+            failure = self._fail(request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="logout")
+            if cookies is not None:
+                clear_session(failure, cookies)  # whatever the browser holds is useless: drop it
+            return failure
         user = str(verified.claims["sub"])
         await self.config.tokens.revoke(access)
         if refresh_token:
@@ -212,7 +252,14 @@ class OAuthApp:
         if self.provider_tokens is not None:
             revoked = await self.provider_tokens.revoke_provider_tokens(user)
         emit(request.scope, "logout", "allow", user=user, provider_tokens=str(revoked))
-        return JSONResponse({"status": "logged_out"}, headers=NO_STORE)
+        response: Response
+        if "text/html" in request.headers.get("accept", ""):
+            response = RedirectResponse(self.config.default_next, status_code=303, headers=NO_STORE)
+        else:
+            response = JSONResponse({"status": "logged_out"}, headers=NO_STORE)
+        if cookies is not None:
+            clear_session(response, cookies)
+        return response
 
     async def _presented(self, request: Request, name: str) -> str:
         """``name`` from a small JSON or form body ("" when absent or malformed)."""

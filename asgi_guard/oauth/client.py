@@ -76,7 +76,7 @@ class ProviderClient:
 
     def _oauth(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
         provider = self.provider
-        options: dict[str, Any] = {"timeout": self.timeout}
+        options: dict[str, Any] = {"timeout": self.timeout, "limits": httpx2.Limits(max_keepalive_connections=0)}
         if self.transport is not None:
             options["transport"] = self.transport
         return AsyncOAuth2Client(

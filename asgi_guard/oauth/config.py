@@ -12,6 +12,7 @@ from asgi_guard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from asgi_guard.oauth.providers import Provider
+from asgi_guard.sessions import SessionCookies
 
 
 class OAuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -74,8 +75,10 @@ class OAuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ConfigurationError.expected("an async callable", type(self.on_login).__name__, "on_login")
         if not callable(getattr(self.tokens, "issue_pair", None)):
             raise ConfigurationError.expected("a TokenService", type(self.tokens).__name__, "OAuthConfig.tokens")
-        if self.session == "cookies" and self.session_cookies is None:
-            raise ConfigurationError.expected("session_cookies for session='cookies'", None, "OAuthConfig")
+        if self.session == "cookies" and not isinstance(self.session_cookies, SessionCookies):
+            raise ConfigurationError.expected(
+                "session_cookies for session='cookies'", self.session_cookies, "OAuthConfig"
+            )
         for prefix in (*self.allowed_next, self.default_next):
             if not prefix.startswith("/") or prefix.startswith("//") or "\\" in prefix:
                 raise ConfigurationError.expected("a relative path starting with a single /", prefix, "allowed_next")

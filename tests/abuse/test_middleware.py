@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from asgi_guard import guard
-from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, failure_limits
+from asgi_guard._responses import send_denial
+from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, Threshold, failure_limits
 from asgi_guard.context import get_context
+from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 from asgi_guard.ratelimit.redis import RedisRateLimitBackend
 from asgi_guard.tenancy import TenancyConfig
@@ -227,3 +229,126 @@ async def test_websocket_handshakes_are_limited_and_lifespan_passes() -> None:
     assert refused.messages == [{"type": "websocket.close", "code": 1008, "reason": "rate_limit_exceeded"}]
     await call(app, {"type": "lifespan"})
     assert inner.calls == 2
+
+
+async def test_a_session_cookie_is_a_credential() -> None:
+    """Without a credential header, the session cookie is fingerprinted like a bearer token."""
+    clock = FakeClock(NOW)
+    limits = failure_limits(per_ip="50/10minutes", per_credential="2/10minutes")
+    config = AbuseConfig(backend=MemoryRateLimitBackend(clock=clock), clock=clock, limits=limits, patterns=QUIET)
+    app = AbuseMiddleware(App(), config)  # the app's own 401s (a cookie session it refused)
+    for index in range(2):
+        scope = make_scope(
+            path="/status/401", headers={"cookie": "a=1; __Host-session=stolen"}, client=(f"10.0.0.{index}", 1)
+        )
+        assert (await call(app, scope)).status == 401
+    refused = make_scope(path="/x", headers={"cookie": "__Host-session=stolen"}, client=("10.0.0.9", 1))
+    assert (await call(app, refused)).status == 429
+    other = make_scope(path="/status/401", headers={"cookie": "__Host-session=other"}, client=("10.0.0.9", 1))
+    assert (await call(app, other)).status == 401
+
+
+async def test_a_pattern_store_failure_is_reported_not_raised() -> None:
+    """Redis down with fail mode open: the failure is answered, and the lost observation is logged."""
+    clock = FakeClock(NOW)
+    dead = RedisRateLimitBackend.from_url("redis://127.0.0.1:1/0", connect_timeout=0.2)
+    app = stack(dead, clock, fail_mode="open", budget=0.2, patterns=Patterns())
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad"}, client=("10.0.0.1", 1))
+    assert (await call(app, scope)).status == 401
+    reasons = [event.reason for event in get_context(scope).events if event.type == "backend_failure"]
+    assert reasons == ["pattern_store_unavailable:ConnectionError"]
+    await dead.aclose()
+
+
+class FailingBackend:
+    """A remote backend whose every call fails (a Redis that answers errors)."""
+
+    async def check(self, checks: Any) -> Any:
+        raise ConnectionError("backend down")
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "event"), [("closed", 503, "backend_failure"), ("open", 401, "rate_limit_fail_open")]
+)
+async def test_a_failing_backend_follows_the_fail_mode(mode: str, status: int, event: str) -> None:
+    """Every call failing: closed refuses 503 with Retry-After; open lets the request through, logged."""
+    clock = FakeClock(NOW)
+    app = stack(FailingBackend(), clock, fail_mode=mode, breaker_threshold=1)
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad"}, client=("10.0.0.1", 1))
+    recorder = await call(app, scope)
+    assert recorder.status == status
+    kinds = [(e.type, e.reason) for e in get_context(scope).events]
+    assert ("rate_limit_backend", "circuit_open") in kinds
+    assert event in [kind for kind, _ in kinds]
+    if mode == "closed":
+        assert recorder.headers["retry-after"] == "5"
+
+
+async def test_without_trust_every_request_is_checked() -> None:
+    """trust_success_for=0: even a client that just succeeded is checked against the shared bucket."""
+    clock = FakeClock(NOW)
+    counting = CountingBackend(clock)
+    app = stack(counting, clock, trust_success_for=0)
+    good = token()
+    for _ in range(3):
+        assert (await hit(app, credential=good)).status == 200
+    assert counting.calls == 3
+
+
+async def test_requests_without_a_credential_key_only_the_address() -> None:
+    """A cookie header without the session cookie, or no principal yet, leaves those buckets out."""
+    clock = FakeClock(NOW)
+    counting = CountingBackend(clock)
+    limits = (
+        FailureLimit(name="ip", rate="2/minute", key="ip"),
+        FailureLimit(name="credential", rate="1/minute", key="credential"),
+    )
+    app = AbuseMiddleware(App(), AbuseConfig(backend=counting, clock=clock, limits=limits, patterns=QUIET))
+    for _ in range(2):
+        scope = make_scope(path="/status/401", headers={"cookie": "theme=dark"}, client=("10.0.0.1", 1))
+        assert (await call(app, scope)).status == 401
+    assert (await call(app, make_scope(path="/", client=("10.0.0.1", 1)))).status == 429
+    principal_limits = (FailureLimit(name="p", rate="1/minute", key="principal"),)
+    post = AbuseMiddleware(App(), AbuseConfig(stage="post_auth", limits=principal_limits, patterns=QUIET))
+    for _ in range(3):  # anonymous: no principal, no bucket
+        assert (await call(post, make_scope(path="/status/401"))).status == 401
+
+
+async def test_patterns_trip_without_a_hook(backend: Backend) -> None:
+    """No hook configured: the event and the counter are all there is."""
+    once = Patterns(
+        repeated_failures=Threshold(count=1, window=60),
+        credential_stuffing=None,
+        leaked_credential=None,
+        tenant_probing=None,
+        signature_burst=None,
+    )
+    app = stack(backend.backend, backend.clock, patterns=once)
+    scope = make_scope(path="/x", headers={"authorization": "Bearer bad"}, client=("10.0.0.1", 1))
+    assert (await call(app, scope)).status == 401
+    assert [e.reason for e in get_context(scope).events if e.type == "suspicious_activity"] == ["repeated_failures"]
+
+
+async def refuse_as_forgery(scope: Any, receive: Any, send: Any) -> None:
+    """An inner layer refusing every request as CSRF does (through the one refusal path)."""
+    await send_denial(scope, send, GuardError(ErrorCode.CSRF_FAILED, "cross_site"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "charged"),
+    [
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "cross-site"}, False),
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "same-site"}, False),
+        ({"cookie": "__Host-session=victim", "sec-fetch-site": "same-origin"}, True),
+        ({"cookie": "__Host-session=victim"}, True),
+        ({"authorization": "Bearer t", "sec-fetch-site": "cross-site"}, True),
+    ],
+)
+async def test_a_site_cannot_lock_out_a_cookie_holder(headers: dict[str, str], charged: bool) -> None:
+    """403s of a cookie-credentialed request the browser sent for another site charge nobody: any page
+    could otherwise spend a victim's allowance. A credential header cannot be forged that way."""
+    clock = FakeClock(NOW)
+    limits = failure_limits(per_ip="3/10minutes")
+    app = AbuseMiddleware(refuse_as_forgery, AbuseConfig(clock=clock, limits=limits, patterns=Patterns()))
+    statuses = [(await call(app, make_scope(headers=headers, client=("10.0.0.1", 1)))).status for _ in range(4)]
+    assert statuses == ([403] * 3 + [429] if charged else [403] * 4)

@@ -203,13 +203,6 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
     guarded = EventsMiddleware(login_app, EventsConfig(sinks=(stack.events.append,)))
     routes = [Mount(f"/idp/{name}", app=idp.app) for name, idp in idps.items()]
     routes += [Mount("/faults", app=_faults(base)), Mount("/auth", app=guarded)]
-
-    async def close(request: Request) -> Response:
-        # The login app's pooled connections belong to the server's loop: close them there.
-        await login_app.aclose()
-        return PlainTextResponse("closed")
-
-    routes.append(Route("/__close", close, methods=["POST"]))
     return stack, Starlette(routes=routes)
 
 
@@ -229,7 +222,6 @@ def served() -> Iterator[tuple[Stack, UvicornThread]]:
     stack, app = build_stack(port)
     with UvicornThread(app, port=port) as server:
         yield stack, server
-        httpx.post(f"{stack.base}/__close", timeout=5).raise_for_status()
 
 
 @pytest.fixture

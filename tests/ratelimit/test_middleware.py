@@ -15,6 +15,7 @@ from asgi_guard.ratelimit import (
     Decision,
     Limit,
     MemoryRateLimitBackend,
+    Rate,
     RateLimitConfig,
     RateLimitMiddleware,
     tiers,
@@ -396,7 +397,8 @@ class TestMemoisedChecks:
         assert app._limits[0]._memo == {}
 
     async def test_long_client_addresses_are_limited_but_not_remembered(self) -> None:
-        """A long client value (a socket path) still gets its own bucket, but is never pinned by the per-IP memo."""
+        """A long client value (a socket path) is limited (as the "invalid" placeholder, one shared bucket)
+        and its text is never pinned by the per-IP memo."""
         from asgi_guard.ratelimit.compiled import MEMO_MAX_VALUE
 
         app = middleware(Limit(name="ip", rate="1/minute"))
@@ -405,7 +407,7 @@ class TestMemoisedChecks:
         assert (await call(app, make_scope(client=(client, 1)))).status == 429
         assert (await call(app, make_scope(client=("10.0.0.9", 1)))).status == 200
         assert app._limits[0]._by_ip is not None
-        assert list(app._limits[0]._by_ip) == ["10.0.0.9"]
+        assert list(app._limits[0]._by_ip) == ["invalid", "10.0.0.9"]
 
     async def test_memory_subclass_goes_through_the_failover(self) -> None:
         """Only the plain memory backend is called directly; a subclass's own ``check`` is honoured."""
@@ -459,8 +461,10 @@ class TestConfiguration:
         [
             (lambda: Limit(name="a b", rate="1/minute"), "Limit.name"),
             (lambda: Limit(name="a", rate="often"), "rate"),
-            (lambda: Limit(name="a", rate="0/minute"), "Rate.count"),
-            (lambda: Limit(name="a", rate="1/0s"), "Rate.period"),
+            (lambda: Limit(name="a", rate="0/minute"), "a count of 1 to"),
+            (lambda: Limit(name="a", rate="1/0s"), "a period of 1 second"),
+            (lambda: Rate(0, 60), "Rate.count"),
+            (lambda: Rate(1, 0), "Rate.period"),
             (lambda: Limit(name="a", rate=5), "rate"),  # type: ignore[arg-type]
             (lambda: Limit(name="a", rate="1/minute", burst=0), "burst"),
             (lambda: Limit(name="a", rate="1/minute", cost=-1), "cost"),

@@ -167,7 +167,7 @@ class LocalProvider:
             auth_methods=self.flavor.auth_methods,
             scopes=self.flavor.scopes,
         )
-        self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig"}, private=True)
+        self._key: RSAKey | None = None  # generated on first use: building the demo stays cheap
         self.codes: dict[str, LocalCode] = {}
         self.by_access: dict[str, LocalToken] = {}
         self.by_refresh: dict[str, LocalToken] = {}
@@ -175,6 +175,17 @@ class LocalProvider:
         self.revoked: list[str] = []
         self.server = _Server(self)
         self.app = Starlette(routes=self._routes())
+
+    @property
+    def key(self) -> RSAKey:
+        """The id_token signing key (RS256), published at the JWKS endpoint."""
+        if self._key is None:
+            self._key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig"}, private=True)
+        return self._key
+
+    @key.setter
+    def key(self, key: RSAKey) -> None:
+        self._key = key  # a key rotation
 
     def provider(self) -> providers.Provider:
         """Our client-side :class:`~asgi_guard.oauth.providers.Provider` pointing at this stand-in."""

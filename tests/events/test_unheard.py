@@ -1,0 +1,124 @@
+"""Events cost nothing when nobody listens: no SecurityEvent is built for a decision whose logger
+level and OpenTelemetry meter would drop it."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
+from asgi_guard.context import GuardContext
+from asgi_guard.events import SECURITY_LOGGER, Emitter, LoggingSink, OpenTelemetrySink, SecurityEvent, emit
+from asgi_guard.testing import make_scope
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture
+def warning_level() -> Iterator[logging.Logger]:
+    logger = logging.getLogger(SECURITY_LOGGER)
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    yield logger
+    logger.setLevel(previous)
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[SecurityEvent]:
+    """Every SecurityEvent constructed by emit()."""
+    made: list[SecurityEvent] = []
+
+    def counting(**fields: object) -> SecurityEvent:
+        event = SecurityEvent(**fields)  # type: ignore[arg-type]
+        made.append(event)
+        return event
+
+    # The module, not the function the package re-exports under the same name.
+    monkeypatch.setattr(importlib.import_module("asgi_guard.events.emit"), "SecurityEvent", counting)
+    return made
+
+
+def test_no_event_built_below_the_logger_level(warning_level: logging.Logger, built: list[SecurityEvent]) -> None:
+    """The default sinks at WARNING without an OTel SDK: an allow event is not built, a denial is."""
+    scope = make_scope()
+    assert emit(scope, "authn_success", "allow", "jwt") is None
+    assert built == []
+    assert GuardContext.from_scope(scope).events == []
+    denial = emit(scope, "authn_failure", "deny", "bad")
+    assert denial is not None
+    assert built == [denial]
+    assert GuardContext.from_scope(scope).events == [denial]
+
+
+def test_level_change_is_seen_at_once(warning_level: logging.Logger, built: list[SecurityEvent]) -> None:
+    """Lowering the level later makes the next allow event appear (isEnabledFor is asked per event)."""
+    scope = make_scope()
+    assert emit(scope, "authn_success", "allow") is None
+    warning_level.setLevel(logging.INFO)
+    assert emit(scope, "authn_success", "allow") is not None
+    assert len(built) == 1
+
+
+def test_a_meter_or_a_recording_span_listens(warning_level: logging.Logger, built: list[SecurityEvent]) -> None:
+    """An explicit meter always takes events; without one, a recording span does."""
+    metered = Emitter([LoggingSink(), OpenTelemetrySink(MeterProvider([InMemoryMetricReader()]).get_meter("t"))])
+    assert metered.wants("allow")
+    plain = Emitter([LoggingSink(), OpenTelemetrySink()])
+    assert not plain.wants("allow")
+    assert plain.wants("deny")
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("request"):
+        assert plain.wants("allow")
+    assert built == []
+
+
+def test_custom_sinks_take_everything(warning_level: logging.Logger, built: list[SecurityEvent]) -> None:
+    """A sink without `wants` is assumed to listen; a `wants` that fails counts as listening."""
+    seen: list[SecurityEvent] = []
+    scope = make_scope()
+    GuardContext.from_scope(scope).emitter = Emitter([seen.append])
+    assert emit(scope, "authn_success", "allow") is not None
+    assert seen == built
+
+    class Broken:
+        def wants(self, result: str) -> bool:
+            raise RuntimeError(result)
+
+        def __call__(self, event: SecurityEvent) -> None:
+            seen.append(event)
+
+    assert Emitter([Broken()]).wants("allow")
+
+
+async def test_authenticated_requests_build_no_event_when_unheard(
+    warning_level: logging.Logger, built: list[SecurityEvent]
+) -> None:
+    """Through the whole stack: an admitted request builds no event; a refused one still does."""
+    from asgi_guard import AuthConfig, EventsConfig, JWTAuth, KeyRing, MemoryRevocationStore, TokenService, guard
+    from asgi_guard.testing import call
+
+    async def ok(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    keyring = KeyRing.single("k" * 40)
+    revocation = MemoryRevocationStore()
+    token = TokenService(keyring, revocation).issue_access("u1")
+    app = guard(
+        ok, EventsConfig(), AuthConfig(jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer=None, audience=None))
+    )
+    admitted = await call(app, make_scope(headers={"authorization": f"Bearer {token}"}))
+    assert admitted.status == 200
+    assert built == []
+    refused = await call(app, make_scope(headers={"authorization": "Bearer nope"}))
+    assert refused.status == 401
+    assert [event.type for event in built] == ["authn_failure"]
+
+
+pytestmark = pytest.mark.anyio
