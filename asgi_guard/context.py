@@ -38,7 +38,9 @@ class GuardContext:
     """What the layers learned about one request, and what its response needs.
 
     Attributes:
-        request_id: the request id (generated, or a validated ``X-Request-ID``).
+        request_id: the server's request id: always generated, 128 random bits.
+        client_request_id: the client's ``X-Request-ID`` when it matched the configured pattern
+            (echoed, logged as its own field, never used as the server's id), else ``""``.
         client_ip: the client address after trusted-proxy resolution.
         proxy_header: when the peer is one of the trusted proxies, the header it writes
             (``x-forwarded-for`` or ``forwarded``): its scheme and host may then be believed too.
@@ -73,6 +75,7 @@ class GuardContext:
         "authorizer",
         "body",
         "client_ip",
+        "client_request_id",
         "community_id",
         "community_roles",
         "csrf",
@@ -95,6 +98,7 @@ class GuardContext:
 
     def __init__(self) -> None:
         self.request_id: str = ""
+        self.client_request_id: str = ""
         self.client_ip: str = ""
         self.proxy_header: str | None = None
         self.principal: Principal | None = None

@@ -184,7 +184,7 @@ async def test_foundation_stack_under_a_real_uvicorn_server() -> None:
 
     async def home(request: Request) -> PlainTextResponse:
         ctx = get_context(request)
-        return PlainTextResponse(f"{ctx.client_ip} {ctx.request_id}")
+        return PlainTextResponse(f"{ctx.client_ip} {ctx.client_request_id or ctx.request_id}")
 
     app = guard(
         Starlette(routes=[Route("/", home)]),

@@ -118,9 +118,9 @@ def test_text_forwarded_by_a_trusting_uvicorn_is_a_placeholder() -> None:
 
 
 def test_every_documented_uvicorn_command_turns_proxy_headers_off() -> None:
-    """The README and the examples never show a uvicorn command that would trust forwarded headers."""
+    """The README, the examples and the docs never show a uvicorn command that would trust forwarded headers."""
     root = Path(__file__).resolve().parent.parent
-    documents = [root / "README.md", *sorted((root / "examples").glob("*.py"))]
+    documents = [root / "README.md", *sorted((root / "examples").glob("*.py")), *sorted((root / "docs").rglob("*.md"))]
     commands = [
         (document.name, line)
         for document in documents

@@ -109,8 +109,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop):
             ``scope["auth"].scopes`` answers ``in`` for every permission the principal's roles and direct
             permissions grant (wildcards understood) and for ``authenticated``, so Starlette's
-            ``@requires`` works with authentication alone. RBAC, when in the stack, replaces it with
-            its own hierarchy's grants plus the request's community roles.
+            ``@requires`` works with authentication alone. Tenancy adds the request's community roles;
+            RBAC, when in the stack, replaces it with its own hierarchy's grants (community roles too).
         roles: the role hierarchy ``scope["auth"]`` expands roles with (``None``: the default
             admin > community_owner > moderator > user hierarchy).
         clock: time source (``None``: the system clock).

@@ -25,7 +25,7 @@ from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
-from asgi_guard.rbac.authorizer import Authorizer
+from asgi_guard.rbac.authorizer import ROLES_KEY, Authorizer
 from asgi_guard.rbac.roles import DEFAULT_ROLES
 from asgi_guard.sessions.cookies import is_loopback_host, read_cookie
 
@@ -174,6 +174,7 @@ class AuthenticationMiddleware:
             # Fresh credentials over the matcher's shared read-only view: an app assigning
             # ``request.auth.scopes`` changes its own request only.
             scope["auth"] = self._authorizer.matcher(principal).credentials()
+            scope[ROLES_KEY] = self._authorizer
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")

@@ -20,8 +20,9 @@ class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         sinks: callables receiving each :class:`SecurityEvent`; ``None`` means the default pair
             (stdlib logger ``asgi_guard.security`` as JSON lines, and OpenTelemetry).
         request_id_header: the header read and echoed (lower-case).
-        trust_request_id: accept a client-supplied request id when it matches ``request_id_pattern``
-            (otherwise a fresh one is generated and the client's value is ignored).
+        trust_request_id: echo a client-supplied request id that matches ``request_id_pattern`` and
+            log it as ``client_request_id`` (the server's own id is always generated, so a client
+            can never place its value in ``request_id``); ``False`` ignores the client's value.
         request_id_pattern: what an acceptable client request id looks like (blocks log injection).
         log_outcome: emit one ``request`` event per request with the final status.
         clock: time source for event timestamps (``None``: the system clock).

@@ -107,6 +107,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
         result=result,
         time=_time() if clock is SYSTEM_CLOCK else clock.time(),
         request_id=ctx.request_id,
+        client_request_id=ctx.client_request_id,
         principal_id=principal_id,
         key_fingerprint=principal.key_fingerprint if principal is not None else "",
         action=action,

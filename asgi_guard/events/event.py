@@ -14,9 +14,11 @@ class SecurityEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     Attributes:
         type: what happened (``authn_success``, ``authn_failure``, ``authz_denied``, ``api_key_used``,
             ``rate_limit_hit``, ``signature_failure``, ``validation_failure``, ``backend_failure``, ...).
-        result: ``allow``, ``deny``, ``shadow`` (would have denied) or ``error``.
+        result: ``allow``, ``deny``, ``shadow`` (would have denied), ``error``, ``alert`` (an anomaly)
+            or ``disconnect`` (the client left before any response).
         time: epoch seconds.
-        request_id: correlates every event of one request.
+        request_id: correlates every event of one request (the server's id, never the client's).
+        client_request_id: the ``X-Request-ID`` the client sent, when it was acceptable.
         principal_id: the authenticated subject, if known.
         key_fingerprint: fingerprint of the credential used, never the credential.
         action: ``METHOD /path`` of the request.
@@ -31,6 +33,7 @@ class SecurityEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     result: str
     time: float
     request_id: str = ""
+    client_request_id: str = ""
     principal_id: str = ""
     key_fingerprint: str = ""
     action: str = ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 from contextvars import ContextVar
@@ -25,11 +24,13 @@ class EventsMiddleware:
     """Gives each request an id (echoed in the response), routes its security events to the
     configured sinks, and optionally logs each request's outcome.
 
-    A client-supplied ``X-Request-ID`` is kept only when it matches the configured pattern, so a
-    hostile id cannot inject log lines. ``lifespan`` passes through.
+    The server's request id is always generated (128 random bits: unguessable, and no client can
+    choose it or reuse another request's). A client-supplied ``X-Request-ID`` that matches the
+    configured pattern (so it cannot inject log lines) is echoed in the response instead and logged
+    as its own field, ``client_request_id``. ``lifespan`` passes through.
     """
 
-    __slots__ = ("_counter", "_emitter", "_header", "_log_outcome", "_pattern", "_prefix", "app", "config")
+    __slots__ = ("_emitter", "_header", "_log_outcome", "_pattern", "app", "config")
 
     def __init__(self, app: ASGIApp, config: EventsConfig | None = None) -> None:
         self.app = app
@@ -41,22 +42,20 @@ class EventsMiddleware:
             self._emitter = Emitter(list(sinks), config.clock or SYSTEM_CLOCK)
         self._header = config.request_id_header.encode("latin-1")
         self._pattern = re.compile(config.request_id_pattern) if config.trust_request_id else None
-        # A per-process random prefix plus a counter: unique across instances, far cheaper than uuid4.
-        self._prefix = secrets.token_hex(6)
-        self._counter = itertools.count(1)
         self._log_outcome = config.log_outcome
 
-    def _request_id(self, scope: Scope) -> str:
+    def _client_request_id(self, scope: Scope) -> str:
+        """The client's request id when it is acceptable, else ``""``."""
         if self._pattern is not None:
             raw = get_header(scope, self._header)
             if raw is not None:
                 try:
                     text = raw.decode("ascii")
                 except UnicodeDecodeError:
-                    text = ""
+                    return ""
                 if self._pattern.fullmatch(text):
                     return text
-        return f"{self._prefix}-{next(self._counter):x}"
+        return ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -65,16 +64,33 @@ class EventsMiddleware:
 
         ctx, send = GuardContext.enter(scope, send)
         ctx.emitter = self._emitter
-        ctx.request_id = request_id = self._request_id(scope)
+        ctx.request_id = request_id = new_request_id()
+        ctx.client_request_id = client_id = self._client_request_id(scope)
         token = REQUEST_ID.set(request_id)
-        ctx.set_response_header(self._header, request_id.encode("ascii"))
+        ctx.set_response_header(self._header, (client_id or request_id).encode("ascii"))
+        raised = True
         try:
             await self.app(scope, receive, send)
+            raised = False
         finally:
             REQUEST_ID.reset(token)
             if self._log_outcome:
-                status = ctx.status
-                emit(scope, "request", "allow" if 0 < status < 400 else "deny", reason=str(status))
+                _log_outcome(scope, ctx.status, raised)
 
 
-__all__ = ("REQUEST_ID", "EventsMiddleware")
+def _log_outcome(scope: Scope, status: int, raised: bool) -> None:
+    """One ``request`` event: the status sent, or why there was none (the client left, or a crash)."""
+    if status:
+        emit(scope, "request", "allow" if status < 400 else "deny", reason=str(status))
+    elif raised:
+        emit(scope, "request", "error", reason="exception")
+    else:  # every layer returns without answering only when the client has gone
+        emit(scope, "request", "disconnect", reason="client_disconnected")
+
+
+def new_request_id() -> str:
+    """A server request id: 128 random bits as 32 hex digits."""
+    return secrets.token_hex(16)
+
+
+__all__ = ("REQUEST_ID", "EventsMiddleware", "new_request_id")

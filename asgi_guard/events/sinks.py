@@ -107,6 +107,7 @@ class OpenTelemetrySink:
                 for name in (
                     "result",
                     "request_id",
+                    "client_request_id",
                     "principal_id",
                     "key_fingerprint",
                     "action",

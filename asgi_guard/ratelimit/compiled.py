@@ -110,6 +110,10 @@ class CompiledLimit:
                 best = rate
         return best if best is not None else self.rate
 
+    def window_for(self, principal: Principal | None) -> int:
+        """The period in seconds of the rate applied to ``principal`` (``RateLimit-Policy``'s ``w``)."""
+        return self.rate.period if not self.tiers or principal is None else self.rate_for(principal).period
+
     def identity(self, scope: Scope, ctx: GuardContext) -> tuple[str, str | None] | None:
         """Who shares the bucket as ``(tag, raw value)``, or ``None`` when the limit does not apply.
 

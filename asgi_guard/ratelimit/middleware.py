@@ -18,6 +18,7 @@ from asgi_guard.ratelimit.failover import Failover
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 
 if TYPE_CHECKING:
+    from asgi_guard.principal import Principal
     from asgi_guard.ratelimit.config import RateLimitConfig
     from asgi_guard.ratelimit.decision import LimitStatus, Source
     from asgi_guard.ratelimit.gcra import Check, Outcome
@@ -106,7 +107,15 @@ class RateLimitMiddleware:
                 return
             now, allowed, remaining, reset_us, retry_us = memory.check_one_now(check)
             status = status_of(
-                one.name, check.burst, one.rate.period, now, allowed, remaining, reset_us, retry_us, not check.enforce
+                one.name,
+                check.burst,
+                one.window_for(ctx.principal),
+                now,
+                allowed,
+                remaining,
+                reset_us,
+                retry_us,
+                not check.enforce,
             )
             decision = Decision(allowed=allowed or not check.enforce, limits=(status,), source="memory")
         else:
@@ -124,9 +133,9 @@ class RateLimitMiddleware:
                 await self.app(scope, receive, send)
                 return
             if self._memory is not None:
-                decision = self._decision(self._memory.check_now(checks), checks, used, "memory")
+                decision = self._decision(self._memory.check_now(checks), checks, used, "memory", ctx.principal)
             else:
-                remote = await self._decide(scope, checks, used)
+                remote = await self._decide(scope, checks, used, ctx.principal)
                 if remote is None:
                     retry = str(self._failover.breaker.retry_after).encode()
                     error = GuardError(
@@ -220,7 +229,9 @@ class RateLimitMiddleware:
             used.append(limit)
         return checks, used, receive
 
-    async def _decide(self, scope: Scope, checks: list[Check], used: list[CompiledLimit]) -> Decision | None:
+    async def _decide(
+        self, scope: Scope, checks: list[Check], used: list[CompiledLimit], principal: Principal | None
+    ) -> Decision | None:
         """The decision, degraded per fail mode when the backend failed; ``None`` means refuse (503)."""
         attempt = await self._failover.check(checks)
         for state in attempt.transitions:
@@ -235,7 +246,7 @@ class RateLimitMiddleware:
             source: Source = (
                 "deny_cache" if attempt.outcome.cached else ("redis" if self._failover.remote else "memory")
             )
-            return self._decision(attempt.outcome, checks, used, source)
+            return self._decision(attempt.outcome, checks, used, source, principal)
         # Our own backlog (the backend's queue is full) is no backend failure: closed limits are
         # checked locally rather than refused.
         overloaded = attempt.failure == "overloaded"
@@ -252,10 +263,13 @@ class RateLimitMiddleware:
         if not local:
             return Decision(allowed=True, limits=(), source="fail_open")
         outcome = await self._failover.local.check([checks[index] for index in local])
-        return self._decision(outcome, [checks[index] for index in local], [used[index] for index in local], "local")
+        kept = [used[index] for index in local]
+        return self._decision(outcome, [checks[index] for index in local], kept, "local", principal)
 
     @staticmethod
-    def _decision(outcome: Outcome, checks: list[Check], used: list[CompiledLimit], source: Source) -> Decision:
+    def _decision(
+        outcome: Outcome, checks: list[Check], used: list[CompiledLimit], source: Source, principal: Principal | None
+    ) -> Decision:
         statuses: list[LimitStatus] = []
         index = 0
         for state in outcome.states:
@@ -268,7 +282,7 @@ class RateLimitMiddleware:
                 status_of(
                     limit.name,
                     check.burst,
-                    limit.rate.period,
+                    limit.window_for(principal),  # the tier's window when a tier applies
                     outcome.now_us,
                     state.allowed,
                     state.remaining,

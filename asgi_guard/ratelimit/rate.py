@@ -24,8 +24,14 @@ _UNITS: Final[dict[str, int]] = {
     "days": 86400,
     "d": 86400,
 }
-_RATE: Final = re.compile(r"\s*([0-9]{1,9})\s*(?:/|per)\s*([0-9]{1,6})?\s*([a-z]+)\s*")
+_RATE: Final = re.compile(r"\s*([0-9]+)\s*(?:/|per)\s*([0-9]+)?\s*([a-z]+)\s*")
 MICROS: Final = 1_000_000
+MAX_COUNT: Final = 1_000_000_000
+MAX_PERIOD: Final = 366 * 86400
+
+
+_COUNT_RANGE: Final = f"a count of 1 to {MAX_COUNT:,} requests".replace(",", "_")
+_PERIOD_RANGE: Final = "a period of 1 second to 366 days"
 
 
 class Rate(msgspec.Struct, frozen=True):
@@ -39,10 +45,10 @@ class Rate(msgspec.Struct, frozen=True):
     period: int
 
     def __post_init__(self) -> None:
-        if not 0 < self.count <= 1_000_000_000:
-            raise ConfigurationError.expected("a count in 1..1e9", self.count, "Rate.count")
-        if not 0 < self.period <= 366 * 86400:
-            raise ConfigurationError.expected("a period of 1 s to a year", self.period, "Rate.period")
+        if not 0 < self.count <= MAX_COUNT:
+            raise ConfigurationError.expected(_COUNT_RANGE, self.count, "Rate.count")
+        if not 0 < self.period <= MAX_PERIOD:
+            raise ConfigurationError.expected(_PERIOD_RANGE, self.period, "Rate.period")
 
     @property
     def interval_us(self) -> int:
@@ -59,8 +65,15 @@ class Rate(msgspec.Struct, frozen=True):
         unit = _UNITS.get(found.group(3)) if found else None
         if found is None or unit is None:
             raise ConfigurationError.expected("a rate such as `100/minute`", text, where)
-        multiple = int(found.group(2) or 1)
-        return cls(int(found.group(1)), multiple * unit)
+        # Out-of-range numbers are told the allowed range (not "such as"); 20 digits is beyond every limit.
+        count_text, multiple_text = found.group(1), found.group(2) or "1"
+        count = int(count_text) if len(count_text) <= 20 else MAX_COUNT + 1
+        if not 0 < count <= MAX_COUNT:
+            raise ConfigurationError.expected(_COUNT_RANGE, text, where)
+        period = int(multiple_text) * unit if len(multiple_text) <= 20 else MAX_PERIOD + 1
+        if not 0 < period <= MAX_PERIOD:
+            raise ConfigurationError.expected(_PERIOD_RANGE, text, where)
+        return cls(count, period)
 
     def __str__(self) -> str:
         return f"{self.count}/{self.period}s"

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from asgi_guard.principal import Principal
     from asgi_guard.types import Scope
 
+ROLES_KEY: Final = "asgi_guard.roles"
+"""The scope key where authentication leaves the :class:`Authorizer` that expanded ``scope["auth"]``,
+so the tenancy layer can add the request's community roles to it (RBAC, when present, replaces both)."""
+
 CACHE_LIMIT: Final = 4096
 """Compiled combinations kept per level; beyond it matchers are compiled per request, never evicted
 into unbounded growth (role sets come from signed credentials, but stay bounded regardless)."""

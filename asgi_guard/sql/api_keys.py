@@ -105,7 +105,7 @@ class SQLAPIKeyStore:
         return record
 
     async def _fetch(self, key_hash: str) -> APIKeyRecord | None:
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             row = (await connection.execute(select(api_keys).where(api_keys.c.key_hash == key_hash))).first()
         return None if row is None else _to_record(row)
 
@@ -143,7 +143,7 @@ class SQLAPIKeyStore:
 
     async def list(self) -> list[APIKeyRecord]:
         """Every record, oldest first (for the CLI and admin tools; never on the request path)."""
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             rows = await connection.execute(select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_hash))
             return [_to_record(row) for row in rows]
 

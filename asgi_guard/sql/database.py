@@ -116,7 +116,7 @@ class SQLDatabase:
         ConfigurationError: a bad URL or TLS options (see the module docstring).
     """
 
-    __slots__ = ("engine", "feed", "is_postgres", "url")
+    __slots__ = ("_lost", "engine", "feed", "is_postgres", "reader", "url")
 
     def __init__(
         self,
@@ -136,7 +136,8 @@ class SQLDatabase:
             parsed = parsed.difference_update_query(SSL_PARAMS)
             connect_args = {"ssl": tls, "timeout": connect_timeout, "command_timeout": 30.0}
             options.setdefault("pool_size", pool_size)
-            options.setdefault("pool_pre_ping", True)
+            # No pre-ping (a round trip per checkout, on the cache-miss path): the feed sees an outage
+            # at once, and the pool is replaced when it reconnects (``resync`` below).
             self.engine: AsyncEngine = create_async_engine(parsed, connect_args=connect_args, **options)
             self.feed: ChangeFeed = PostgresFeed(
                 parsed, ssl_option=tls, channel=CHANNEL, timeout=connect_timeout, reconnect_delay=feed_reconnect_delay
@@ -147,6 +148,10 @@ class SQLDatabase:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             self.feed = LocalFeed()
         self.url = parsed
+        # Lookups run outside a transaction: no BEGIN/ROLLBACK round trips around one SELECT.
+        self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._lost = False
+        self.feed.subscribe(self)
 
     async def start(self, timeout: float = 2.0) -> None:
         """Start the change feed and wait up to ``timeout`` for it to be live (idempotent)."""
@@ -156,6 +161,19 @@ class SQLDatabase:
         """Stop the feed and dispose of the pool."""
         await self.feed.aclose()
         await self.engine.dispose()
+
+    # Feed subscriber (registered first, so it runs before the stores resync): after an outage the
+    # pooled connections may be dead; replace them before anyone queries again.
+    def on_change(self, payload: str) -> None:
+        return None
+
+    def on_loss(self) -> None:
+        self._lost = True
+
+    async def resync(self) -> None:
+        if self._lost:
+            self._lost = False
+            await self.engine.dispose()
 
     def __repr__(self) -> str:  # never the password
         return f"SQLDatabase({self.url.render_as_string(hide_password=True)!r})"

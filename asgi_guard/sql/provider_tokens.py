@@ -48,7 +48,7 @@ class SQLProviderTokenStore:
         statement = select(provider_tokens).where(
             provider_tokens.c.user_id == user_id, provider_tokens.c.provider == provider
         )
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else self._open(row)
 
@@ -81,7 +81,7 @@ class SQLProviderTokenStore:
         statement = (
             select(provider_tokens).where(provider_tokens.c.user_id == user_id).order_by(provider_tokens.c.provider)
         )
-        async with self._db.engine.connect() as connection:
+        async with self._db.reader.connect() as connection:
             return [self._open(row) for row in await connection.execute(statement)]
 
     def _open(self, row: Any) -> ProviderToken:

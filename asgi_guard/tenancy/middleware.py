@@ -12,6 +12,8 @@ from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
+from asgi_guard.principal import GuardCredentials
+from asgi_guard.rbac.authorizer import ROLES_KEY, Authorizer
 from asgi_guard.tenancy.resolvers import CachedResolver, MembershipResolver, claims_membership
 
 if TYPE_CHECKING:
@@ -101,6 +103,10 @@ class TenancyMiddleware:
             return
         ctx.community_id = community_id
         ctx.community_roles = roles
+        authorizer = scope.get(ROLES_KEY)
+        if roles and isinstance(authorizer, Authorizer) and isinstance(scope.get("auth"), GuardCredentials):
+            # Starlette's `@requires` sees the roles held here too (authentication filled scope["auth"]).
+            scope["auth"] = authorizer.matcher(ctx.principal, roles).credentials()
         await self.app(scope, receive, send)
 
     def _community_id(self, scope: Scope, from_path: str | None) -> str:

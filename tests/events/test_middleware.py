@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
-GENERATED = re.compile(r"[0-9a-f]{12}-[0-9a-f]+")
+GENERATED = re.compile(r"[0-9a-f]{32}")  # 128 random bits
 
 
 async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,12 +66,17 @@ async def test_request_id_is_generated_unique_and_echoed() -> None:
     ],
 )
 async def test_client_request_id_accepted_only_when_valid(sent: bytes, kept: bool) -> None:
-    """A valid X-Request-ID is kept; a hostile or malformed one is replaced by a generated id."""
-    response = await call(EventsMiddleware(echo_app), make_scope(headers=[(b"x-request-id", sent)]))
+    """A valid X-Request-ID is echoed; a hostile or malformed one is replaced by the generated id. The
+    server's own id is generated either way (issue 11 item 5)."""
+    scope = make_scope(headers=[(b"x-request-id", sent)])
+    response = await call(EventsMiddleware(echo_app), scope)
     echoed = response.headers["x-request-id"].encode("latin-1")
+    server_id = response.body.decode().split("|")[0]
+    assert GENERATED.fullmatch(server_id)
     assert (echoed == sent) is kept
+    assert get_context(scope).client_request_id == (sent.decode() if kept else "")
     if not kept:
-        assert GENERATED.fullmatch(echoed.decode())
+        assert echoed.decode() == server_id
 
 
 async def test_untrusted_request_ids_and_custom_header() -> None:
@@ -95,7 +101,10 @@ async def test_events_go_to_configured_sinks_with_the_clock() -> None:
     middleware = EventsMiddleware(app, EventsConfig(sinks=(seen.append,), clock=FakeClock(start=7.0)))
     response = await call(middleware, make_scope(headers={"x-request-id": "r-7"}))
     assert response.status == 200
-    assert [(e.type, e.time, e.request_id, e.reason) for e in seen] == [("admin_action", 7.0, "r-7", "user_list")]
+    assert [(e.type, e.time, e.client_request_id, e.reason) for e in seen] == [
+        ("admin_action", 7.0, "r-7", "user_list")
+    ]
+    assert GENERATED.fullmatch(seen[0].request_id)
 
 
 @pytest.mark.parametrize(("status", "result"), [(200, "allow"), (302, "allow"), (403, "deny"), (500, "deny")])
@@ -113,7 +122,7 @@ async def test_outcome_event_per_request(status: int, result: str) -> None:
 
 
 async def test_exceptions_propagate_and_are_still_logged() -> None:
-    """An app exception is re-raised, the ContextVar is reset, and the outcome is logged as a deny."""
+    """An app exception is re-raised, the ContextVar is reset, and the outcome is logged as an error."""
     seen: list[SecurityEvent] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,7 +132,7 @@ async def test_exceptions_propagate_and_are_still_logged() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await call(middleware, make_scope())
     assert REQUEST_ID.get() == ""
-    assert [(e.type, e.result, e.reason) for e in seen] == [("request", "deny", "0")]
+    assert [(e.type, e.result, e.reason) for e in seen] == [("request", "error", "exception")]
 
 
 async def test_websocket_gets_a_request_id_and_lifespan_passes_untouched() -> None:
@@ -144,7 +153,10 @@ async def test_websocket_gets_a_request_id_and_lifespan_passes_untouched() -> No
     await middleware(ws, receive, recorder)
     lifespan = {"type": "lifespan"}
     await middleware(lifespan, receive, recorder)
-    assert get_context(ws).request_id == "ws-1"
+    assert (get_context(ws).client_request_id, GENERATED.fullmatch(get_context(ws).request_id) is not None) == (
+        "ws-1",
+        True,
+    )
     assert lifespan == {"type": "lifespan"}
     assert seen[1] == ("lifespan", receive, recorder)
     assert recorder.messages == [{"type": "websocket.probe"}, {"type": "lifespan.probe"}]
@@ -169,7 +181,7 @@ async def test_starlette_fastapi_and_litestar() -> None:
     """The middleware works in Starlette's Middleware, FastAPI's add_middleware and Litestar's DefineMiddleware."""
 
     async def home(request: Request) -> PlainTextResponse:
-        return PlainTextResponse(get_context(request).request_id)
+        return PlainTextResponse(get_context(request).client_request_id)
 
     config = EventsConfig(sinks=())
     starlette_app = Starlette(routes=[Route("/", home)], middleware=[Middleware(EventsMiddleware, config=config)])
@@ -184,7 +196,7 @@ async def test_starlette_fastapi_and_litestar() -> None:
 
     @get("/")
     async def index(request: LitestarRequest) -> str:  # type: ignore[type-arg]
-        return get_context(request.scope).request_id
+        return get_context(request.scope).client_request_id
 
     litestar_app = Litestar(
         route_handlers=[index], logging_config=None, middleware=[DefineMiddleware(EventsMiddleware, config=config)]
@@ -214,3 +226,52 @@ async def test_websocket_outcomes(messages: list[dict[str, object]], result: str
     await middleware(make_scope(type="websocket"), None, recorder)  # type: ignore[arg-type]
     assert recorder.messages == messages
     assert [(e.type, e.result, e.reason) for e in seen] == [("request", result, reason)]
+
+
+async def test_a_client_cannot_reuse_or_guess_a_server_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11 item 5: server ids are 128 random bits (no counter to guess), and a client replaying
+    another request's server id in X-Request-ID only appears as client_request_id in the log."""
+    middleware = EventsMiddleware(echo_app)
+    victim = await call(middleware, make_scope())
+    victim_id = victim.headers["x-request-id"]
+    ids = {(await call(middleware, make_scope())).headers["x-request-id"] for _ in range(50)}
+    assert len(ids) == 50
+    assert all(GENERATED.fullmatch(server_id) for server_id in ids)
+    assert len({server_id[:20] for server_id in ids}) == 50  # no shared prefix either
+
+    async def emitting(scope: Scope, receive: Receive, send: Send) -> None:
+        emit(scope, "authn_failure", "deny", "bad_token")
+        await echo_app(scope, receive, send)
+
+    with caplog.at_level("INFO", logger="asgi_guard.security"):
+        scope = make_scope(headers={"x-request-id": victim_id})
+        attacker = await call(EventsMiddleware(emitting), scope)
+    assert attacker.headers["x-request-id"] == victim_id  # still echoed to the client
+    [line] = [record.getMessage() for record in caplog.records]
+    logged = json.loads(line)
+    assert logged["client_request_id"] == victim_id
+    assert logged["request_id"] != victim_id
+    assert logged["request_id"] == get_context(scope).request_id
+
+
+async def test_early_client_disconnect_is_logged_as_a_disconnect() -> None:
+    """Issue 11 item 12: a client that leaves mid-body (a guard layer stops reading and answers nothing)
+    is logged as a disconnect, not as a denial with status 0."""
+    from asgi_guard.compose import guard
+    from asgi_guard.webhooks import GenericHMAC, WebhookConfig, sign_generic
+
+    seen: list[SecurityEvent] = []
+    app = guard(
+        echo_app,
+        EventsConfig(sinks=(seen.append,), log_outcome=True),
+        WebhookConfig(routes={"/hook": GenericHMAC(secrets=["s" * 32])}),
+    )
+    messages = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    recorder = MessageRecorder()
+    await app(make_scope("POST", "/hook", headers=sign_generic("s" * 32, b"{}")), receive, recorder)
+    assert recorder.messages == []
+    assert [(e.type, e.result, e.reason) for e in seen] == [("request", "disconnect", "client_disconnected")]

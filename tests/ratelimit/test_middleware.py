@@ -15,6 +15,7 @@ from asgi_guard.ratelimit import (
     Decision,
     Limit,
     MemoryRateLimitBackend,
+    Rate,
     RateLimitConfig,
     RateLimitMiddleware,
     tiers,
@@ -460,8 +461,10 @@ class TestConfiguration:
         [
             (lambda: Limit(name="a b", rate="1/minute"), "Limit.name"),
             (lambda: Limit(name="a", rate="often"), "rate"),
-            (lambda: Limit(name="a", rate="0/minute"), "Rate.count"),
-            (lambda: Limit(name="a", rate="1/0s"), "Rate.period"),
+            (lambda: Limit(name="a", rate="0/minute"), "a count of 1 to"),
+            (lambda: Limit(name="a", rate="1/0s"), "a period of 1 second"),
+            (lambda: Rate(0, 60), "Rate.count"),
+            (lambda: Rate(1, 0), "Rate.period"),
             (lambda: Limit(name="a", rate=5), "rate"),  # type: ignore[arg-type]
             (lambda: Limit(name="a", rate="1/minute", burst=0), "burst"),
             (lambda: Limit(name="a", rate="1/minute", cost=-1), "cost"),
