@@ -352,3 +352,25 @@ async def test_a_site_cannot_lock_out_a_cookie_holder(headers: dict[str, str], c
     app = AbuseMiddleware(refuse_as_forgery, AbuseConfig(clock=clock, limits=limits, patterns=Patterns()))
     statuses = [(await call(app, make_scope(headers=headers, client=("10.0.0.1", 1)))).status for _ in range(4)]
     assert statuses == ([403] * 3 + [429] if charged else [403] * 4)
+
+
+@pytest.mark.redis
+async def test_refusals_come_from_the_deny_cache(redis_server: Any) -> None:
+    """Once Redis said a bucket is empty, this instance refuses that client without asking again."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushall()
+    clock = FakeClock(NOW)
+    remote = RedisRateLimitBackend(client, clock=clock)
+    app = stack(remote, clock)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    assert (await hit(app, credential="bad-5")).status == 429  # asked Redis once more: now known empty
+    before = int((await client.info("stats"))["total_reads_processed"])
+    for attempt in range(20):
+        assert (await hit(app, credential=f"more-{attempt}")).status == 429
+    after = int((await client.info("stats"))["total_reads_processed"])
+    assert after - before == 1  # the INFO command itself
+    await remote.aclose()
+    await client.aclose()
