@@ -97,7 +97,7 @@ class AbuseMiddleware:
             if isinstance(backend, RedisRateLimitBackend)
             else MemoryPatternStore(clock=clock)
         )
-        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock)
+        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock, config.meter)
         self._limits = tuple(
             (limit.name, limit.key, limit.parsed_rate.interval_us, limit.capacity) for limit in config.limits
         )
