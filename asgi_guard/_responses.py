@@ -15,6 +15,7 @@ import msgspec
 
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
+from asgi_guard.events.emit import emit
 
 if TYPE_CHECKING:
     from asgi_guard.types import Scope, Send
@@ -134,9 +135,6 @@ async def send_denial(
     **extra: str,
 ) -> None:
     """Log a security event for ``error`` and answer it (HTTP response or websocket close)."""
-    from asgi_guard.events.emit import emit  # late: events import the context, which is fine, but
-
-    # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
     # How the request ended, for layers outside: the response is the guard's, not the app's.
     GuardContext.from_scope(scope).denial = error.code

@@ -55,7 +55,7 @@ def _demo(argv: list[str]) -> int:
     if db_url is not None and importlib.util.find_spec("sqlalchemy") is None:
         print("no sql extra (pip install 'asgi-guard[sql]'): API keys stay in memory", file=sys.stderr)
         db_url = None
-    demo = build_demo(redis_url=args.redis, db_url=db_url)
+    demo = build_demo(redis_url=args.redis, db_url=db_url, public_url=f"http://{args.host}:{args.port}")
     print(demo.banner(f"http://{args.host}:{args.port}"), flush=True)
     uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info", **uvicorn_options())
     return 0

@@ -39,6 +39,7 @@ from asgi_guard.clientip import ClientIPConfig
 from asgi_guard.context import context_of
 from asgi_guard.csrf import CSRFConfig
 from asgi_guard.demo.browser import browser_routes
+from asgi_guard.demo.oauth import demo_login, login_links
 from asgi_guard.events import EventsConfig
 from asgi_guard.headers import SecurityHeadersConfig, SecurityTxt
 from asgi_guard.ratelimit import (
@@ -92,6 +93,10 @@ POLICIES = (
     RoutePolicy(path="/auth/logout", methods=("POST",)),
     RoutePolicy(path="/app", methods=("GET",), permissions=("profile:view",)),
     RoutePolicy(path="/app/notes", methods=("POST",), permissions=("profile:view",)),
+    # OAuth login (asgi_guard.demo.oauth) and the bundled local identity providers.
+    RoutePolicy(path="/auth/{provider}/login", methods=("GET",), public=True),
+    RoutePolicy(path="/auth/{provider}/callback", methods=("GET",), public=True),
+    RoutePolicy(path="/idp/{rest:path}", public=True),
 )
 
 COMMUNITY_ID = "42"
@@ -154,6 +159,8 @@ class Demo:
         lines = [
             "asgi_guard demo: a community API behind the full stack (demo secrets, generated per process)",
             f"browser: open {base}/ to log in (session in a __Host- cookie), post with CSRF-protected forms, log out",
+            "  ... or log in with Twitch, Discord, Slack or YouTube: bundled local identity providers under "
+            "/idp/ (set ASGI_GUARD_DEMO_<PROVIDER>_CLIENT_ID and _CLIENT_SECRET for the real ones)",
             f"community id {COMMUNITY_ID} (send it as X-Community-ID); paste the exports first:",
             "",
             f"export ADMIN_TOKEN='{self.admin_token}'",
@@ -180,8 +187,12 @@ class Demo:
         return "\n".join(lines)
 
 
-def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
+def build_demo(
+    redis_url: str | None = None, db_url: str | None = None, public_url: str = "http://127.0.0.1:8000"
+) -> Demo:
     """Build the demo app and its credentials (in-memory backends unless ``redis_url`` is given).
+
+    ``public_url`` is where the demo is reached (the OAuth redirect URIs are built from it).
 
     With ``db_url`` (``sqlite:///file.db`` or ``postgresql://...``, needs the ``sql`` extra), API keys
     and revocations live in that database: migrated and given the demo key at startup (lifespan).
@@ -274,7 +285,17 @@ def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
     # and localhost, which they treat as potentially trustworthy origins).
     cookies = SessionCookies()
     notes: list[dict[str, str]] = []
-    inner = Starlette(routes=[*routes, *browser_routes(tokens, cookies, notes)], lifespan=lifespan)
+    login = demo_login(public_url, tokens, cookies)
+    inner = Starlette(
+        routes=[
+            *routes,
+            *browser_routes(
+                tokens, cookies, notes, login_links(), on_logout=login.app.provider_tokens.revoke_provider_tokens
+            ),
+            *login.routes,
+        ],
+        lifespan=lifespan,
+    )
     actions: list[str] = []
 
     async def on_suspicious(activity: SuspiciousActivity) -> None:
@@ -365,7 +386,15 @@ def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
             api_key=APIKeyAuth(store=key_store),
             jwt=JWTAuth(keyring=keyring, revocation=revocation, issuer="asgi-guard-demo", audience="community-api"),
             session=cookies,
-            exclude=("/health", WEBHOOK_ROUTE, "/login", "/auth/refresh"),
+            exclude=(
+                "/health",
+                WEBHOOK_ROUTE,
+                "/login",
+                "/auth/refresh",
+                "/auth/{provider}/login",
+                "/auth/{provider}/callback",
+                "/idp/{rest:path}",
+            ),
             optional=("/",),
         ),
         CSRFConfig(secrets=(secrets.token_bytes(32),)),
@@ -389,7 +418,7 @@ def build_demo(redis_url: str | None = None, db_url: str | None = None) -> Demo:
         webhook_secret=webhook_secret,
         twitch_secret=twitch_secret,
         tokens=tokens,
-        extra={"abuse_actions": actions, "notes": notes, "banner_lines": _db_lines(db)},
+        extra={"abuse_actions": actions, "notes": notes, "banner_lines": _db_lines(db), "login": login},
     )
 
 

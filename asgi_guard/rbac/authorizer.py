@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from asgi_guard.context import context_of
 from asgi_guard.errors import MissingGuardContext
+from asgi_guard.principal import GuardCredentials
 from asgi_guard.rbac.permissions import Matcher, narrow
 from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy, flatten
 
@@ -79,6 +80,12 @@ class Authorizer:
                 frozenset(principal.permissions),
                 None if limit is None else frozenset(limit),
             )
+
+    def credentials(self, principal: Principal, community_roles: frozenset[str] = _EMPTY) -> GuardCredentials:
+        """Fresh ``scope["auth"]`` credentials of ``principal`` (with ``community_roles``) that can be
+        expanded later with the roles of the request's community."""
+        permissions = self.matcher(principal, community_roles).permissions
+        return GuardCredentials(permissions, lambda roles: self.credentials(principal, community_roles | roles))
 
     def _cached(self, principal: Principal, community_roles: frozenset[str]) -> Matcher:
         level1 = self._by_roles.get(principal.roles)

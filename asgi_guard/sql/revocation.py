@@ -52,7 +52,17 @@ class SQLRevocationStore:
         clock: the time source for expiries.
     """
 
-    __slots__ = ("_clock", "_db", "_revoked", "_started", "_writes", "lookup_timeout", "on_feed_loss", "purge_every")
+    __slots__ = (
+        "_clock",
+        "_db",
+        "_revoked",
+        "_started",
+        "_synced",
+        "_writes",
+        "lookup_timeout",
+        "on_feed_loss",
+        "purge_every",
+    )
 
     def __init__(
         self,
@@ -75,12 +85,13 @@ class SQLRevocationStore:
         self._revoked = ExpiringSet()
         self._writes = 0
         self._started = False
+        self._synced = False  # the mirror holds every revocation committed before the feed went live
         db.feed.subscribe(self)
 
     @property
     def healthy(self) -> bool:
-        """Whether checks are answered from memory (the feed is up and synced)."""
-        return self._db.feed.healthy
+        """Whether checks are answered from memory (the feed is up and this mirror synced)."""
+        return self._synced and self._db.feed.healthy
 
     async def is_revoked(self, token_ids: Iterable[str]) -> bool:
         if not self._started:
@@ -89,7 +100,7 @@ class SQLRevocationStore:
         now = self._clock.time()
         if len(self._revoked) and any(self._revoked.get(digest, now) is not None for digest in hashes):
             return True
-        if self._db.feed.healthy:
+        if self._synced and self._db.feed.healthy:
             return False
         if self.on_feed_loss == "deny":
             raise RevocationUnavailable("revocation feed lost")
@@ -153,6 +164,13 @@ class SQLRevocationStore:
         """Start the shared change feed and load the revoked set (idempotent)."""
         self._started = True
         await self._db.start(timeout)
+        if not self._synced and self._db.feed.healthy:
+            # A store made after the feed went live was not part of its resync: load now. Failing
+            # here leaves checks on the lookup/deny path until the feed's next resync.
+            try:
+                await self.resync()
+            except Exception as exc:  # the database is unreachable: fall back, never trust an empty mirror
+                _log.warning("revocation mirror not loaded (%s); checks fall back", type(exc).__name__)
 
     async def aclose(self) -> None:
         """Stop the shared feed (the database handle stays usable)."""
@@ -177,6 +195,7 @@ class SQLRevocationStore:
             loaded = {row.id_hash: row.expires_at for row in await connection.execute(statement)}
         # A union with what is known: forgetting a revocation is never safe, remembering it longer is.
         self._revoked.merge(loaded, now)
+        self._synced = True
 
     def on_loss(self) -> None:
         return None  # the mirror is only ever added to; the loss changes how misses are answered

@@ -216,6 +216,6 @@ async def test_stopped_store_is_not_healthy_and_bad_mode_is_refused(redis_client
 
 
 def test_cluster_or_foreign_clients_are_refused() -> None:
-    """The store needs a standalone client: anything without a connection pool is a configuration error."""
-    with pytest.raises(ConfigurationError, match="standalone"):
+    """The store needs a redis-py asyncio client: anything else is a configuration error."""
+    with pytest.raises(ConfigurationError, match="RedisCluster client"):
         RedisRevocationStore(object())  # type: ignore[arg-type]

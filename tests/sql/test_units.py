@@ -1,0 +1,135 @@
+"""Smaller SQL-store behaviours: configuration checks, foreign notifications, purging, partial reseal, downgrade."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from alembic import command
+from sqlalchemy import update
+
+from asgi_guard.errors import ConfigurationError
+from asgi_guard.provider_tokens import ProviderToken, token_context
+from asgi_guard.sealing import SealingKeyRing
+from asgi_guard.sql import SQLAPIKeyStore, SQLDatabase, SQLProviderTokenStore, SQLRevocationStore, current, upgrade
+from asgi_guard.sql.database import tls_context
+from asgi_guard.sql.migrate import _config
+from asgi_guard.sql.schema import provider_tokens
+from asgi_guard.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda db: SQLAPIKeyStore(db, on_feed_loss="open"), "on_feed_loss"),
+        (lambda db: SQLAPIKeyStore(db, cache_ttl=301), "cache_ttl"),
+        (lambda db: SQLRevocationStore(db, on_feed_loss="open"), "on_feed_loss"),
+        (lambda db: SQLRevocationStore(db, purge_every=0), "purge_every"),
+    ],
+)
+async def test_bad_store_options_are_configuration_errors(sqlite_db: SQLDatabase, build: object, match: str) -> None:
+    """Unknown fail modes and out-of-range options fail at construction."""
+    with pytest.raises(ConfigurationError, match=match):
+        build(sqlite_db)  # type: ignore[operator]
+
+
+def test_sqlite_urls_need_no_tls() -> None:
+    """TLS options concern PostgreSQL only."""
+    from asgi_guard.sql.database import normalise_url
+
+    assert tls_context(normalise_url("sqlite:///x.db")) is None
+
+
+async def test_foreign_notifications_are_ignored(sqlite_db: SQLDatabase) -> None:
+    """Payloads that are not ours (another app on the channel) change nothing."""
+    keys, revocation = SQLAPIKeyStore(sqlite_db), SQLRevocationStore(sqlite_db)
+    await revocation.start()
+    for payload in ("hello", "r:abc not-a-number", "k"):
+        keys.on_change(payload)
+        revocation.on_change(payload)
+    assert not await revocation.is_revoked(["abc"])
+    assert revocation.healthy
+    assert "SQLRevocationStore" in repr(revocation)
+    assert "SQLAPIKeyStore" in repr(keys)
+    await revocation.aclose()
+
+
+async def test_expired_rows_are_purged(sqlite_db: SQLDatabase) -> None:
+    """Every `purge_every` writes, rows whose tokens have expired are deleted."""
+    clock = FakeClock(1_800_000_000.0)
+    store = SQLRevocationStore(sqlite_db, purge_every=3, clock=clock)
+    await store.revoke("short", clock.time() + 10)
+    assert await store.claim_refresh("used", clock.time() + 10) is None
+    clock.advance(20)
+    await store.revoke("long", clock.time() + 3600)  # the third write purges
+    assert await store.purge_expired() == 0  # nothing left to purge
+    assert await store.claim_refresh("used", clock.time() + 10) is None  # its claim row is gone: a first use again
+
+
+async def test_reseal_of_a_row_whose_refresh_token_alone_is_stale(sqlite_db: SQLDatabase) -> None:
+    """A row whose access token is current but whose refresh token is not is resealed too."""
+    old = SealingKeyRing({"a": bytes(32)}, current="a")
+    new = SealingKeyRing({"a": bytes(32), "b": bytes(range(32))}, current="b")
+    await SQLProviderTokenStore(sqlite_db, old).put(
+        ProviderToken(user_id="u", provider="p", access_token="at", refresh_token="rt")
+    )
+    fresh_access = new.seal(b"at", context=token_context("u", "p", "access"))
+    async with sqlite_db.engine.begin() as connection:
+        await connection.execute(update(provider_tokens).values(access_token=fresh_access))
+    store = SQLProviderTokenStore(sqlite_db, new)
+    assert await store.reseal() == 1
+    expected = ProviderToken(user_id="u", provider="p", access_token="at", refresh_token="rt")
+    assert await store.get("u", "p") == expected
+    assert "SQLProviderTokenStore" in repr(store)
+
+
+async def test_migrations_downgrade_to_nothing_and_back(sqlite_url: str) -> None:
+    """The initial migration can be undone and redone."""
+    db = SQLDatabase(sqlite_url)
+    try:
+        assert await upgrade(db) == "0001"
+
+        def down(connection: object) -> None:
+            command.downgrade(_config(connection), "base")  # type: ignore[arg-type]
+
+        async with db.engine.begin() as connection:
+            await connection.run_sync(down)
+        assert await current(db) is None
+        assert await upgrade(db) == "0001"
+    finally:
+        await db.aclose()
+
+
+async def test_a_lazy_first_check_starts_the_feed(sqlite_db: SQLDatabase) -> None:
+    """Without start(), the first check starts the feed and loads revocations made elsewhere."""
+    await SQLRevocationStore(sqlite_db).revoke("jti", time.time() + 60)
+    fresh = SQLRevocationStore(sqlite_db)
+    assert await fresh.is_revoked(["jti"])
+
+
+async def test_a_store_made_after_the_feed_started_loads_its_mirror(pg_db: SQLDatabase) -> None:
+    """A second revocation store on a live feed loads what was revoked before it existed."""
+    first = SQLRevocationStore(pg_db)
+    await first.start()
+    await first.revoke("early", time.time() + 60)
+    later = SQLRevocationStore(pg_db)
+    assert await later.is_revoked(["early"])
+    assert later.healthy
+
+
+async def test_a_mirror_that_cannot_load_falls_back(sqlite_url: str) -> None:
+    """When the first load fails (tables missing here), checks do not trust the empty mirror."""
+    db = SQLDatabase(sqlite_url)
+    try:
+        await db.start()  # the feed is live, but no store has loaded anything
+        store = SQLRevocationStore(db)
+        await store.start()
+        assert not store.healthy
+        from asgi_guard.auth.revocation import RevocationUnavailable
+
+        with pytest.raises(RevocationUnavailable):
+            await store.is_revoked(["x"])  # the lookup fails too: refused, never trusted
+    finally:
+        await db.aclose()
