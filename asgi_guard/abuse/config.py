@@ -147,6 +147,8 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         prefix: storage key prefix.
         error_format: ``json`` or ``problem``.
         clock: a :class:`asgi_guard.clock.Clock` (tests).
+        meter: the OpenTelemetry ``Meter`` of the ``asgi_guard.suspicious_activity`` counter
+            (default: the global meter provider's ``asgi_guard`` meter).
     """
 
     limits: tuple[FailureLimit, ...] = ()
@@ -167,6 +169,7 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     prefix: str = "ab"
     error_format: Literal["json", "problem"] = "json"
     clock: Any = None
+    meter: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, tuple | list):

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 _AUTHORIZATION: Final = frozenset({"insufficient_permissions", "community_forbidden", "csrf_failed"})
 """Refusals of a request whose credential was valid: a cross-site page can provoke them."""
 
+MEMO_MAX_BYTES: Final = 4096
+"""Values longer than this are never remembered (known-good clients, credential fingerprints)."""
 TRUSTED_LIMIT: Final = 10_000
 """Known-good clients (and credential fingerprints) remembered per process (oldest dropped first)."""
 
@@ -96,7 +98,7 @@ class AbuseMiddleware:
             if isinstance(backend, RedisRateLimitBackend)
             else MemoryPatternStore(clock=clock)
         )
-        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock)
+        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock, config.meter)
         self._limits = tuple(
             (limit.name, limit.key, limit.parsed_rate.interval_us, limit.capacity) for limit in config.limits
         )
@@ -190,7 +192,8 @@ class AbuseMiddleware:
         found = self._fingerprints.get(raw)
         if found is None:
             found = hashlib.sha256(secret).hexdigest()[:32]
-            self._fingerprints.put(raw, found)
+            if len(raw) <= MEMO_MAX_BYTES:  # a client cannot pin large values in memory
+                self._fingerprints.put(raw, found)
         return found
 
     def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:
@@ -212,7 +215,7 @@ class AbuseMiddleware:
         return buckets
 
     def _trust(self, pair: tuple[str, str, str]) -> None:
-        if not self._trust_for or len(pair[0]) > 200:
+        if not self._trust_for or len(pair[0]) + len(pair[2]) > MEMO_MAX_BYTES:
             return
         trusted = self._trusted
         trusted[pair] = self._monotonic() + self._trust_for
@@ -317,4 +320,4 @@ def _provider(ctx: GuardContext) -> str:
     return ""
 
 
-__all__ = ("TRUSTED_LIMIT", "AbuseMiddleware")
+__all__ = ("MEMO_MAX_BYTES", "TRUSTED_LIMIT", "AbuseMiddleware")

@@ -69,7 +69,13 @@ class Detector:
     __slots__ = ("_clock", "_counter", "_hook", "_logger", "_memo", "_patterns", "_prefix", "_store")
 
     def __init__(
-        self, patterns: Patterns, store: PatternStore, hook: SuspiciousHook | None, prefix: str, clock: Clock
+        self,
+        patterns: Patterns,
+        store: PatternStore,
+        hook: SuspiciousHook | None,
+        prefix: str,
+        clock: Clock,
+        meter: metrics.Meter | None = None,
     ) -> None:
         self._patterns = patterns
         self._store = store
@@ -77,7 +83,8 @@ class Detector:
         self._prefix = prefix
         self._clock = clock
         self._memo: Memo[tuple[str, str], float] = Memo(MEMO_LIMIT)
-        self._counter = metrics.get_meter("asgi_guard").create_counter(
+        meter = meter if meter is not None else metrics.get_meter("asgi_guard")
+        self._counter = meter.create_counter(
             "asgi_guard.suspicious_activity", unit="{event}", description="Suspicious-activity patterns tripped"
         )
         self._logger = logging.getLogger(SECURITY_LOGGER)

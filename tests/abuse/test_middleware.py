@@ -9,6 +9,7 @@ import pytest
 from asgi_guard import guard
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, Threshold, failure_limits
+from asgi_guard.abuse.middleware import MEMO_MAX_BYTES, TRUSTED_LIMIT
 from asgi_guard.context import get_context
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
@@ -374,3 +375,20 @@ async def test_refusals_come_from_the_deny_cache(redis_server: Any) -> None:
     assert after - before == 1  # the INFO command itself
     await remote.aclose()
     await client.aclose()
+
+
+async def test_memory_stays_bounded_under_fresh_and_huge_credentials() -> None:
+    """Fresh credentials and addresses, some huge, never grow the per-process memos past their bounds."""
+    clock = FakeClock(NOW)
+    config = AbuseConfig(clock=clock, limits=failure_limits(per_ip="100000/minute"), patterns=QUIET)
+    app = AbuseMiddleware(App(), config)
+    for index in range(TRUSTED_LIMIT + 50):
+        credential = "x" * (MEMO_MAX_BYTES + 1) if index % 2 else f"token-{index}"
+        scope = make_scope(
+            headers={"authorization": f"Bearer {credential}"},
+            client=(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}", 1),
+        )
+        assert (await call(app, scope)).status == 200
+    assert len(app._fingerprints) <= TRUSTED_LIMIT
+    assert len(app._trusted) <= TRUSTED_LIMIT
+    assert all(len(raw) <= MEMO_MAX_BYTES for raw in app._fingerprints)
