@@ -13,7 +13,6 @@ from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.principal import GuardCredentials
-from asgi_guard.rbac.authorizer import ROLES_KEY, Authorizer
 from asgi_guard.tenancy.resolvers import CachedResolver, MembershipResolver, claims_membership
 
 if TYPE_CHECKING:
@@ -103,10 +102,10 @@ class TenancyMiddleware:
             return
         ctx.community_id = community_id
         ctx.community_roles = roles
-        authorizer = scope.get(ROLES_KEY)
-        if roles and isinstance(authorizer, Authorizer) and isinstance(scope.get("auth"), GuardCredentials):
+        auth = scope.get("auth")
+        if roles and isinstance(auth, GuardCredentials) and auth.expand is not None:
             # Starlette's `@requires` sees the roles held here too (authentication filled scope["auth"]).
-            scope["auth"] = authorizer.matcher(ctx.principal, roles).credentials()
+            scope["auth"] = auth.expand(roles)
         await self.app(scope, receive, send)
 
     def _community_id(self, scope: Scope, from_path: str | None) -> str:
