@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from asgi_guard._memo import Memo
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
+from asgi_guard.events.emit import emit
 
 if TYPE_CHECKING:
     from asgi_guard.types import Scope, Send
@@ -71,7 +73,7 @@ class _ProblemError(msgspec.Struct):
 
 
 _encoder: Final = msgspec.json.Encoder()
-_body_cache: dict[tuple[ErrorCode, ErrorFormat, str], bytes] = {}
+_body_cache: Final[Memo[tuple[ErrorCode, ErrorFormat, str], bytes]] = Memo(1024)
 
 
 def render_body(code: ErrorCode, fmt: ErrorFormat = "json", detail: str | None = None) -> bytes:
@@ -91,9 +93,7 @@ def render_body(code: ErrorCode, fmt: ErrorFormat = "json", detail: str | None =
             )
         else:
             obj = _JSONError(error=code.value, detail=text)
-        body = _encoder.encode(obj)
-        if len(_body_cache) < 1024:  # details are constants in practice; stay bounded regardless
-            _body_cache[key] = body
+        body = _body_cache.put(key, _encoder.encode(obj))  # details are constants in practice; bounded anyway
     return body
 
 
@@ -134,9 +134,6 @@ async def send_denial(
     **extra: str,
 ) -> None:
     """Log a security event for ``error`` and answer it (HTTP response or websocket close)."""
-    from asgi_guard.events.emit import emit  # late: events import the context, which is fine, but
-
-    # keeping this import local avoids a cycle when events render their own denials.
     emit(scope, event_type or EVENT_TYPE[error.code], result, error.reason, **extra)
     # How the request ended, for layers outside: the response is the guard's, not the app's.
     GuardContext.from_scope(scope).denial = error.code

@@ -17,7 +17,6 @@ import msgspec
 
 from asgi_guard._forwarded import INVALID_ADDRESS, MAX_ADDRESS, forwarded_for, parse_address
 from asgi_guard._headers import get_all
-from asgi_guard.compose import Layer
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.events.emit import emit, fingerprint
@@ -71,14 +70,6 @@ class ClientIPConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         prefix: object = self.ipv6_prefix
         if prefix is not None and (isinstance(prefix, bool) or not isinstance(prefix, int) or not 1 <= prefix <= 128):
             raise ConfigurationError.expected("an int in 1..128 or None", prefix, "ClientIPConfig.ipv6_prefix")
-
-    def guard_layer(self) -> Layer:
-        """Place the client-ip layer in :func:`asgi_guard.guard` (no prerequisites)."""
-
-        def build(app: ASGIApp) -> ASGIApp:
-            return ClientIPMiddleware(app, self)
-
-        return Layer("client_ip", (), build)
 
 
 def _parse_networks(entries: tuple[str, ...] | list[str]) -> tuple[Network, ...]:

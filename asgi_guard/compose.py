@@ -9,14 +9,37 @@ Canonical order, outermost first (DESIGN.md §1)::
 CSRF sits right after authentication and before the failure limits: a forged cross-site request
 is refused before it can count as the victim's failure (else any page could lock a user out).
 
-Each config class says where it goes and what it needs by implementing :class:`GuardLayer`.
+Configs are data: none imports its middleware. This module holds the table from config type to
+middleware, place and prerequisites, so it sits above the layers it assembles. A third-party config
+joins by implementing :class:`GuardLayer` instead.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, runtime_checkable
 
+from asgi_guard.abuse.config import AbuseConfig
+from asgi_guard.abuse.middleware import AbuseMiddleware
+from asgi_guard.auth.config import AuthConfig
+from asgi_guard.auth.middleware import AuthenticationMiddleware
+from asgi_guard.clientip import ClientIPConfig, ClientIPMiddleware
+from asgi_guard.csrf.config import CSRFConfig
+from asgi_guard.csrf.middleware import CSRFMiddleware
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.events.config import EventsConfig
+from asgi_guard.events.middleware import EventsMiddleware
+from asgi_guard.headers.config import SecurityHeadersConfig
+from asgi_guard.headers.middleware import SecurityHeadersMiddleware
+from asgi_guard.ratelimit.config import RateLimitConfig
+from asgi_guard.ratelimit.middleware import RateLimitMiddleware
+from asgi_guard.rbac.config import RBACConfig
+from asgi_guard.rbac.middleware import RBACMiddleware
+from asgi_guard.tenancy.config import TenancyConfig
+from asgi_guard.tenancy.middleware import TenancyMiddleware
+from asgi_guard.validation.config import ValidationConfig
+from asgi_guard.validation.middleware import ValidationMiddleware
+from asgi_guard.webhooks.config import WebhookConfig
+from asgi_guard.webhooks.middleware import WebhookMiddleware
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,12 +81,76 @@ class Layer(NamedTuple):
 
 @runtime_checkable
 class GuardLayer(Protocol):
-    """A config object that knows its layer."""
+    """A config of another package that knows its layer (asgi_guard's own are in :data:`LAYERS`)."""
 
     def guard_layer(self) -> Layer: ...
 
 
-def guard(app: ASGIApp, *configs: GuardLayer) -> ASGIApp:
+class Placement(NamedTuple):
+    """Where a config type goes: its middleware, and its layer name and prerequisites for one config."""
+
+    middleware: Callable[[ASGIApp, Any], ASGIApp]
+    place: Callable[[Any], tuple[str, tuple[str, ...]]]
+
+
+def _fixed(name: str, *requires: str) -> Callable[[Any], tuple[str, tuple[str, ...]]]:
+    def place(config: Any) -> tuple[str, tuple[str, ...]]:
+        return name, requires
+
+    return place
+
+
+def _rate_limit(config: RateLimitConfig) -> tuple[str, tuple[str, ...]]:
+    """Before authentication for ``pre_auth``; after it (and requiring it) for principal keys."""
+    if config.stage == "pre_auth":
+        return "rate_limit_pre_auth", ()
+    return "rate_limit", ("authentication",) if any(limit.needs_principal for limit in config.limits) else ()
+
+
+def _abuse(config: AbuseConfig) -> tuple[str, tuple[str, ...]]:
+    """Before authentication (beside the IP rate limit) for ``pre_auth``; right after it otherwise."""
+    if config.stage == "pre_auth":
+        return "abuse_pre_auth", ()
+    return "abuse", ("authentication",)
+
+
+LAYERS: Final[dict[type[Any], Placement]] = {
+    EventsConfig: Placement(EventsMiddleware, _fixed("events")),
+    ClientIPConfig: Placement(ClientIPMiddleware, _fixed("client_ip")),
+    SecurityHeadersConfig: Placement(SecurityHeadersMiddleware, _fixed("security_headers")),
+    RateLimitConfig: Placement(RateLimitMiddleware, _rate_limit),
+    AbuseConfig: Placement(AbuseMiddleware, _abuse),
+    WebhookConfig: Placement(WebhookMiddleware, _fixed("webhooks")),
+    AuthConfig: Placement(AuthenticationMiddleware, _fixed("authentication")),
+    CSRFConfig: Placement(CSRFMiddleware, _fixed("csrf", "authentication")),
+    TenancyConfig: Placement(TenancyMiddleware, _fixed("tenancy", "authentication")),
+    RBACConfig: Placement(RBACMiddleware, _fixed("rbac", "authentication")),
+    ValidationConfig: Placement(ValidationMiddleware, _fixed("validation")),
+}
+"""Config type -> its middleware and its place: the one table :func:`guard` assembles from."""
+
+
+def layer_of(config: object, where: str = "config") -> Layer:
+    """The :class:`Layer` of ``config``: from :data:`LAYERS`, else its own ``guard_layer()``.
+
+    Raises:
+        ConfigurationError: ``config`` is neither an asgi_guard config nor a :class:`GuardLayer`.
+    """
+    placement = LAYERS.get(type(config))
+    if placement is not None:
+        name, requires = placement.place(config)
+        middleware = placement.middleware
+
+        def build(app: ASGIApp) -> ASGIApp:
+            return middleware(app, config)
+
+        return Layer(name, requires, build)
+    if isinstance(config, GuardLayer):
+        return config.guard_layer()
+    raise ConfigurationError.expected("an asgi_guard config object", type(config).__name__, where)
+
+
+def guard(app: ASGIApp, *configs: object) -> ASGIApp:
     """Wrap ``app`` in the middlewares for ``configs``, in canonical order.
 
     Raises:
@@ -72,9 +159,7 @@ def guard(app: ASGIApp, *configs: GuardLayer) -> ASGIApp:
     """
     layers: list[Layer] = []
     for index, config in enumerate(configs):
-        if not isinstance(config, GuardLayer):
-            raise ConfigurationError.expected("an asgi_guard config object", type(config).__name__, f"configs[{index}]")
-        layer = config.guard_layer()
+        layer = layer_of(config, f"configs[{index}]")
         if layer.name not in ORDER:
             raise ConfigurationError.expected(f"one of {sorted(ORDER)}", layer.name, f"configs[{index}].layer")
         if any(existing.name == layer.name for existing in layers):
@@ -97,4 +182,4 @@ def guard(app: ASGIApp, *configs: GuardLayer) -> ASGIApp:
     return wrapped
 
 
-__all__ = ("ORDER", "GuardLayer", "Layer", "guard")
+__all__ = ("LAYERS", "ORDER", "GuardLayer", "Layer", "Placement", "guard", "layer_of")

@@ -147,11 +147,18 @@ class PermissionSet:
 
 
 class GuardCredentials(AuthCredentials):
-    """Starlette ``AuthCredentials`` whose ``scopes`` honour permission wildcards."""
+    """Starlette ``AuthCredentials`` whose ``scopes`` honour permission wildcards.
 
-    def __init__(self, permissions: PermissionSet) -> None:
+    ``expand`` (set by authentication) recomputes the credentials with extra roles: the tenancy
+    layer uses it to add the roles held in the request's community.
+    """
+
+    def __init__(
+        self, permissions: PermissionSet, expand: Callable[[frozenset[str]], GuardCredentials] | None = None
+    ) -> None:
         super().__init__()
         self.scopes = permissions  # type: ignore[assignment]  # duck-typed: only `in` is used
+        self.expand = expand
 
 
 __all__ = ("GuardCredentials", "PermissionSet", "Principal")

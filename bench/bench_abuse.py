@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -140,7 +141,9 @@ if __name__ == "__main__":
             [
                 "## Abuse layer (`python -m bench.bench_abuse`)",
                 "",
-                f"Run {stamp}. Successes: one valid JWT from 50 addresses (known good after their first",
+                f"Run {stamp}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the means carry",
+                "the scheduling tail of a shared machine; the p50s are the per-request cost).",
+                "Successes: one valid JWT from 50 addresses (known good after their first",
                 "request). Failures: a fresh bad token from a fresh address each time (no bucket ever empties,",
                 "so every failure is pre-checked, charged on both buckets and counted for the patterns).",
                 "",

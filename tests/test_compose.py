@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from asgi_guard.clientip import ClientIPConfig
-from asgi_guard.compose import ORDER, GuardLayer, Layer, guard
+from asgi_guard.compose import LAYERS, ORDER, GuardLayer, Layer, guard, layer_of
 from asgi_guard.context import get_context
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.events import EventsConfig
@@ -97,15 +97,17 @@ def test_non_layers_are_refused() -> None:
         guard(endpoint, FakeConfig("events"), {"rate": "10/s"})  # type: ignore[arg-type]
 
 
-def test_real_configs_are_layers() -> None:
-    """The foundation's configs implement GuardLayer with their canonical names and no prerequisites."""
+def test_real_configs_are_data() -> None:
+    """asgi_guard's configs are data: the compose table places them (canonical names, prerequisites),
+    none carries a `guard_layer` of its own, and every table entry has a place in ORDER."""
     configs = [EventsConfig(), ClientIPConfig(trusted_proxies=()), SecurityHeadersConfig.strict_api()]
-    assert all(isinstance(config, GuardLayer) for config in configs)
-    assert [(c.guard_layer().name, c.guard_layer().requires) for c in configs] == [
+    assert not any(isinstance(config, GuardLayer) for config in configs)
+    assert [(layer_of(c).name, layer_of(c).requires) for c in configs] == [
         ("events", ()),
         ("client_ip", ()),
         ("security_headers", ()),
     ]
+    assert all(not hasattr(kind, "guard_layer") for kind in LAYERS)
 
 
 async def test_real_foundation_stack() -> None:

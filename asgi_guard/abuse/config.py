@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.ratelimit.limits import FAIL_MODES, FailMode
 from asgi_guard.ratelimit.rate import Rate
 
 if TYPE_CHECKING:
     from asgi_guard.abuse.patterns import SuspiciousActivity
-    from asgi_guard.types import ASGIApp
 
 FailureKey = Literal["ip", "credential", "principal"]
 """``ip``: the client address; ``credential``: the SHA-256 fingerprint of the presented credential
@@ -149,6 +147,8 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         prefix: storage key prefix.
         error_format: ``json`` or ``problem``.
         clock: a :class:`asgi_guard.clock.Clock` (tests).
+        meter: the OpenTelemetry ``Meter`` of the ``asgi_guard.suspicious_activity`` counter
+            (default: the global meter provider's ``asgi_guard`` meter).
     """
 
     limits: tuple[FailureLimit, ...] = ()
@@ -169,6 +169,7 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     prefix: str = "ab"
     error_format: Literal["json", "problem"] = "json"
     clock: Any = None
+    meter: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, tuple | list):
@@ -225,17 +226,6 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ConfigurationError.expected("`json` or `problem`", self.error_format, "AbuseConfig.error_format")
         if self.backend is not None and not callable(getattr(self.backend, "check", None)):
             raise ConfigurationError.expected("a rate-limit backend", self.backend, "AbuseConfig.backend")
-
-    def guard_layer(self) -> Layer:
-        """Before authentication (beside the IP rate limit) for ``pre_auth``; right after it otherwise."""
-        if self.stage == "pre_auth":
-            return Layer("abuse_pre_auth", (), self._build)
-        return Layer("abuse", ("authentication",), self._build)
-
-    def _build(self, app: ASGIApp) -> ASGIApp:
-        from asgi_guard.abuse.middleware import AbuseMiddleware
-
-        return AbuseMiddleware(app, self)
 
 
 def failure_limits(

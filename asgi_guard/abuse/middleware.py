@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from starlette.requests import cookie_parser
 
+from asgi_guard._memo import Memo
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
 from asgi_guard.abuse.patterns import Detector
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 _AUTHORIZATION: Final = frozenset({"insufficient_permissions", "community_forbidden", "csrf_failed"})
 """Refusals of a request whose credential was valid: a cross-site page can provoke them."""
 
+MEMO_MAX_BYTES: Final = 4096
+"""Values longer than this are never remembered (known-good clients, credential fingerprints)."""
 TRUSTED_LIMIT: Final = 10_000
 """Known-good clients (and credential fingerprints) remembered per process (oldest dropped first)."""
 
@@ -95,14 +98,14 @@ class AbuseMiddleware:
             if isinstance(backend, RedisRateLimitBackend)
             else MemoryPatternStore(clock=clock)
         )
-        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock)
+        self._detector = Detector(config.patterns, store, config.on_suspicious, config.prefix, clock, config.meter)
         self._limits = tuple(
             (limit.name, limit.key, limit.parsed_rate.interval_us, limit.capacity) for limit in config.limits
         )
         self._failures = config.failures
         self._statuses = config.failure_statuses
         self._credential_headers = frozenset(name.encode() for name in config.credential_headers)
-        self._fingerprints: dict[bytes, str] = {}
+        self._fingerprints: Memo[bytes, str] = Memo(TRUSTED_LIMIT)
         self._cookies = config.credential_cookies
         self._monotonic = clock.monotonic
         self._watch_leaks = config.patterns.leaked_credential is not None
@@ -189,9 +192,8 @@ class AbuseMiddleware:
         found = self._fingerprints.get(raw)
         if found is None:
             found = hashlib.sha256(secret).hexdigest()[:32]
-            if len(self._fingerprints) >= TRUSTED_LIMIT:
-                self._fingerprints.clear()
-            self._fingerprints[raw] = found
+            if len(raw) <= MEMO_MAX_BYTES:  # a client cannot pin large values in memory
+                self._fingerprints.put(raw, found)
         return found
 
     def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:
@@ -213,7 +215,7 @@ class AbuseMiddleware:
         return buckets
 
     def _trust(self, pair: tuple[str, str, str]) -> None:
-        if not self._trust_for or len(pair[0]) > 200:
+        if not self._trust_for or len(pair[0]) + len(pair[2]) > MEMO_MAX_BYTES:
             return
         trusted = self._trusted
         trusted[pair] = self._monotonic() + self._trust_for
@@ -318,4 +320,4 @@ def _provider(ctx: GuardContext) -> str:
     return ""
 
 
-__all__ = ("TRUSTED_LIMIT", "AbuseMiddleware")
+__all__ = ("MEMO_MAX_BYTES", "TRUSTED_LIMIT", "AbuseMiddleware")

@@ -10,7 +10,6 @@ import msgspec
 from asgi_guard._routing import Template
 from asgi_guard.auth.api_keys import PREFIX_PATTERN
 from asgi_guard.auth.keyring import KeyRing
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.rbac.roles import RoleHierarchy
 from asgi_guard.sessions.cookies import SessionCookies
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from asgi_guard.principal import Principal
-    from asgi_guard.types import ASGIApp, Scope
+    from asgi_guard.types import Scope
 
 _HEADER = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 
@@ -110,8 +109,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         populate_scope_user: also set ``scope["user"]`` and ``scope["auth"]`` (Starlette interop):
             ``scope["auth"].scopes`` answers ``in`` for every permission the principal's roles and direct
             permissions grant (wildcards understood) and for ``authenticated``, so Starlette's
-            ``@requires`` works with authentication alone. RBAC, when in the stack, replaces it with
-            its own hierarchy's grants plus the request's community roles.
+            ``@requires`` works with authentication alone. Tenancy adds the request's community roles;
+            RBAC, when in the stack, replaces it with its own hierarchy's grants (community roles too).
         roles: the role hierarchy ``scope["auth"]`` expands roles with (``None``: the default
             admin > community_owner > moderator > user hierarchy).
         clock: time source (``None``: the system clock).
@@ -151,14 +150,6 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ConfigurationError.expected("'json' or 'problem'", self.error_format, "AuthConfig.error_format")
         if self.roles is not None and not isinstance(self.roles, RoleHierarchy):
             raise ConfigurationError.expected("a `RoleHierarchy`", type(self.roles).__name__, "AuthConfig.roles")
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.auth.middleware import AuthenticationMiddleware
-
-            return AuthenticationMiddleware(app, self)
-
-        return Layer("authentication", (), build)
 
 
 __all__ = ("APIKeyAuth", "AuthConfig", "JWTAuth")

@@ -170,10 +170,10 @@ class AuthenticationMiddleware:
         if self.config.populate_scope_user:
             scope["user"] = principal
             # What the roles and direct permissions grant, so Starlette's ``@requires`` works with
-            # authentication alone (RBAC, when present, adds the community roles of the request).
+            # authentication alone (tenancy adds the roles held in the request's community, RBAC replaces it).
             # Fresh credentials over the matcher's shared read-only view: an app assigning
             # ``request.auth.scopes`` changes its own request only.
-            scope["auth"] = self._authorizer.matcher(principal).credentials()
+            scope["auth"] = self._authorizer.credentials(principal)
         emit(scope, "authn_success", "allow", principal.method)
         if principal.method == "api_key":
             emit(scope, "api_key_used", "allow", "api_key")

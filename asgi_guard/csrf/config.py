@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.csrf.origin import normalize_origin
 from asgi_guard.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 _HEADER: Final = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 _FIELD: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -76,16 +72,6 @@ class CSRFConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def origins(self) -> frozenset[str]:
         """The trusted origins, normalised."""
         return frozenset(normalize_origin(origin) or "" for origin in self.trusted_origins)
-
-    def guard_layer(self) -> Layer:
-        """Right after authentication: it needs to know whether a cookie authenticated the request."""
-
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.csrf.middleware import CSRFMiddleware
-
-            return CSRFMiddleware(app, self)
-
-        return Layer("csrf", ("authentication",), build)
 
     def __repr__(self) -> str:
         return f"CSRFConfig(secrets=<{len(self.secrets)} redacted>, trusted_origins={self.trusted_origins!r})"

@@ -7,6 +7,7 @@ from the network). Schemes and hosts are lower-cased and default ports dropped, 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 _DEFAULT_PORT: Final = {"http": 80, "https": 443}
 _WS_SCHEME: Final = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 MAX_URL: Final = 4096
+MEMO_MAX: Final = 128
+"""Texts up to this length are remembered (bounded: 1024 entries), longer ones parsed each time."""
 
 
 def _printable_ascii(text: str) -> bool:
@@ -33,6 +36,13 @@ def normalize_origin(text: str, *, allow_path: bool = False) -> str | None:
     Only ``http`` and ``https`` with a host are origins here; userinfo, a path (for an ``Origin``),
     a bad port or a non-printable character gives ``None``.
     """
+    # The same few origins (and Host values) come back request after request: remember short ones.
+    if len(text) <= MEMO_MAX:
+        return _normalize_memo(text, allow_path)
+    return _normalize(text, allow_path)
+
+
+def _normalize(text: str, allow_path: bool) -> str | None:
     if not text or len(text) > MAX_URL or not _printable_ascii(text):
         return None
     try:
@@ -51,6 +61,9 @@ def normalize_origin(text: str, *, allow_path: bool = False) -> str | None:
     if port is None or port == _DEFAULT_PORT[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
+
+
+_normalize_memo: Final = lru_cache(maxsize=1024)(_normalize)
 
 
 def _rightmost(scope: Scope, name: bytes) -> str | None:
@@ -98,4 +111,4 @@ def request_origin(scope: Scope) -> str | None:
     return normalize_origin(f"{scheme}://{host.strip()}")
 
 
-__all__ = ("MAX_URL", "normalize_origin", "request_origin")
+__all__ = ("MAX_URL", "MEMO_MAX", "normalize_origin", "request_origin")

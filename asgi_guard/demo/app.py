@@ -287,7 +287,14 @@ def build_demo(
     notes: list[dict[str, str]] = []
     login = demo_login(public_url, tokens, cookies)
     inner = Starlette(
-        routes=[*routes, *browser_routes(tokens, cookies, notes, login_links()), *login.routes], lifespan=lifespan
+        routes=[
+            *routes,
+            *browser_routes(
+                tokens, cookies, notes, login_links(), on_logout=login.app.provider_tokens.revoke_provider_tokens
+            ),
+            *login.routes,
+        ],
+        lifespan=lifespan,
     )
     actions: list[str] = []
 

@@ -22,6 +22,8 @@ from asgi_guard.errors import GuardError
 from asgi_guard.sessions import logout, refresh_session, set_session
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
 
     from asgi_guard.auth import TokenService
@@ -58,11 +60,16 @@ def _form(body: bytes) -> dict[str, str]:
 
 
 def browser_routes(
-    tokens: TokenService, cookies: SessionCookies, notes: list[dict[str, str]], login_links: str = ""
+    tokens: TokenService,
+    cookies: SessionCookies,
+    notes: list[dict[str, str]],
+    login_links: str = "",
+    on_logout: Callable[[str], Awaitable[object]] | None = None,
 ) -> list[Route]:
     """The pages and their form endpoints, sharing the demo's token service and its notice board.
 
-    ``login_links`` (HTML) is shown on the login page: the OAuth providers' buttons.
+    ``login_links`` (HTML) is shown on the login page: the OAuth providers' buttons. ``on_logout``
+    gets the id of the user logging out (the OAuth login revokes their provider tokens there).
     """
 
     async def home(request: Request) -> Response:
@@ -126,7 +133,13 @@ def browser_routes(
 
     async def do_logout(request: Request) -> Response:
         response = RedirectResponse("/", status_code=303)
-        await logout(request, response, tokens, cookies)
+        principal = get_context(request).principal
+        try:
+            await logout(request, response, tokens, cookies)
+        except GuardError as error:
+            return JSONResponse({"error": error.code.value}, status_code=error.status)
+        if principal is not None and on_logout is not None:
+            await on_logout(principal.id)
         return response
 
     async def do_refresh(request: Request) -> Response:

@@ -7,13 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from asgi_guard.types import ASGIApp
 
 
 class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -53,14 +50,6 @@ class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             for index, sink in enumerate(self.sinks):
                 if not callable(sink):
                     raise ConfigurationError.expected("a callable sink", sink, f"EventsConfig.sinks[{index}]")
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.events.middleware import EventsMiddleware
-
-            return EventsMiddleware(app, self)
-
-        return Layer("events", (), build)
 
 
 __all__ = ("EventsConfig",)

@@ -7,16 +7,12 @@ Defaults follow the OWASP Secure Headers Project and MDN: each preset value carr
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.headers.security_txt import SecurityTxt
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HSTS_MAX_AGE: Final = re.compile(r"(?:^|;)\s*max-age=\"?[0-9]+\"?\s*(?:;|$)", re.IGNORECASE)
@@ -190,16 +186,6 @@ class SecurityHeadersConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_un
             if name.lower() in known:
                 raise ConfigurationError.expected(f"a header without its own field, not `{name}`", name, where)
             check_value(value, where)
-
-    def guard_layer(self) -> Layer:
-        """Place the security-headers layer in :func:`asgi_guard.guard` (no prerequisites)."""
-
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.headers.middleware import SecurityHeadersMiddleware
-
-            return SecurityHeadersMiddleware(app, self)
-
-        return Layer("security_headers", (), build)
 
 
 __all__ = ("HSTS_TWO_YEARS", "PERMISSIONS_NONE", "SecurityHeadersConfig", "check_value")

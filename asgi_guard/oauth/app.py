@@ -263,17 +263,20 @@ class OAuthApp:
 
     async def _presented(self, request: Request, name: str) -> str:
         """``name`` from a small JSON or form body ("" when absent or malformed)."""
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return ""
         kind = request.headers.get("content-type", "")
+        if not kind.startswith(("application/json", "application/x-www-form-urlencoded")):
+            return ""
+        body = b""
+        async for chunk in request.stream():  # bounded: never buffer more than MAX_BODY
+            body += chunk
+            if len(body) > MAX_BODY:
+                return ""
         try:
             if kind.startswith("application/json"):
-                data: Any = msgspec.json.decode(await request.body())
-            elif kind.startswith("application/x-www-form-urlencoded"):
-                data = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+                data: Any = msgspec.json.decode(body)
             else:
-                return ""
-        except (msgspec.DecodeError, ValueError):
+                data = dict(parse_qsl(body.decode("utf-8", "replace")))
+        except msgspec.DecodeError:
             return ""
         value = data.get(name) if isinstance(data, dict) else None
         return value if isinstance(value, str) else ""

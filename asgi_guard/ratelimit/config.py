@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.ratelimit.limits import FAIL_MODES, FailMode, Limit
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 Stage = Literal["pre_auth", "post_auth"]
 
@@ -107,18 +103,6 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
                     "an IP address or network", value, f"RateLimitConfig.exempt_ips[{index}]"
                 ) from None
         return tuple(parsed)
-
-    def guard_layer(self) -> Layer:
-        """Before authentication for ``pre_auth``; after it (and requiring it) for principal keys."""
-        if self.stage == "pre_auth":
-            return Layer("rate_limit_pre_auth", (), self._build)
-        needs = ("authentication",) if any(limit.needs_principal for limit in self.limits) else ()
-        return Layer("rate_limit", needs, self._build)
-
-    def _build(self, app: ASGIApp) -> ASGIApp:
-        from asgi_guard.ratelimit.middleware import RateLimitMiddleware
-
-        return RateLimitMiddleware(app, self)
 
 
 __all__ = ("RateLimitConfig", "Stage")

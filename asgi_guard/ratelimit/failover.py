@@ -135,7 +135,7 @@ class Attempt(NamedTuple):
 class Failover:
     """Calls the backend within the budget through the breaker."""
 
-    __slots__ = ("_timed", "_warmable", "backend", "breaker", "budget", "local", "remote")
+    __slots__ = ("_last_failure", "_timed", "_warmable", "backend", "breaker", "budget", "local", "remote")
 
     def __init__(
         self, backend: RateLimitBackend, *, budget: float, threshold: int, reset_after: float, clock: Clock
@@ -147,6 +147,7 @@ class Failover:
         self.local = MemoryRateLimitBackend(clock=clock)
         self._warmable = backend if isinstance(backend, Warmable) else None
         self._timed = backend if isinstance(backend, Timed) else None
+        self._last_failure: BaseException | None = None
 
     async def check(self, checks: Sequence[Check]) -> Attempt:
         if not self.remote:
@@ -167,51 +168,75 @@ class Failover:
             return Attempt(None, "overloaded", transitions)
         except Exception as exc:  # down, stalled past the budget, an error reply: all one fail mode
             failure = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-            moved = self.breaker.failed()
+            # One failed round trip is one failure, however many requests it carried (a coalescing
+            # backend hands every request of a pipeline the same exception).
+            moved = self.breaker.failed() if exc is not self._last_failure else None
+            self._last_failure = exc
             return Attempt(None, failure, (*transitions, moved) if moved else transitions)
+        self._last_failure = None
         moved = self.breaker.succeeded()
         return Attempt(outcome, "", (*transitions, moved) if moved else transitions)
 
 
-LATE: Final = 0.005
-"""Seconds past its deadline a timer may fire before the delay counts as our own (a held loop)."""
+LATE: Final = 0.02
+"""Seconds (at least; a whole budget when that is longer) by which a deadline's timer may run late
+before the delay counts as our own (a held event loop)."""
+
+BUSY: Final = 0.002
+"""Seconds the :data:`GRACE_PASSES` may take in all on an idle loop; slower, the loop is saturated by our
+own work and the reply may be waiting behind it."""
 
 
 class _Deadline:
     """The timer of :func:`within`: expiry, a fresh budget after a held loop, then grace passes."""
 
-    __slots__ = ("budget", "cap", "due", "handle", "late", "loop", "pending", "timer")
+    __slots__ = ("budget", "cap", "due", "handle", "held", "late", "loop", "pending", "since", "timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timer: asyncio.Timeout, budget: float, limit: float) -> None:
         self.loop = loop
         self.timer = timer
         self.budget = budget
-        self.late = max(LATE, budget / 4)
+        self.late = max(LATE, budget)
+        self.since = 0.0
         now = loop.time()
         self.due = now + budget
         self.cap = now + max(limit, budget)
         self.pending = True
+        self.held = False
         self.handle = loop.call_at(self.due, self.fire)
 
     def fire(self) -> None:
         if not self.pending:
             return
         now = self.loop.time()
-        if now - self.due > self.late and now < self.cap:
-            # The loop was held past the deadline (other requests' work, a starved process): that
-            # delay is ours, not the backend's. Measure a fresh budget from now, up to the cap.
-            self.due = min(now + self.budget, self.cap)
-            self.handle = self.loop.call_at(self.due, self.fire)
+        if now - self.due > self.late:
+            self.extend(now)
             return
+        self.since = now
         self.grace(GRACE_PASSES)
+
+    def extend(self, now: float) -> None:
+        """The loop was held past the deadline (other requests' work, a starved process): that delay
+        is ours, not the callee's. Measure a fresh budget from now, up to the cap (expiry there is
+        :class:`Overloaded`: still held, we cannot tell whose the delay is)."""
+        if now >= self.cap:
+            self.held = True
+            self.timer.reschedule(now)
+            return
+        self.due = min(now + self.budget, self.cap)
+        self.handle = self.loop.call_at(self.due, self.fire)
 
     def grace(self, passes: int) -> None:
         if not self.pending:
             return
         if passes:
             self.loop.call_soon(self.grace, passes - 1)
+            return
+        now = self.loop.time()
+        if now - self.since > BUSY:  # the passes themselves were slow: the loop is saturated
+            self.extend(now)
         else:
-            self.timer.reschedule(self.loop.time())
+            self.timer.reschedule(now)
 
 
 async def within(budget: float, call: Awaitable[T], limit: float | None = None) -> T:
@@ -220,17 +245,26 @@ async def within(budget: float, call: Awaitable[T], limit: float | None = None) 
     When the deadline's timer runs late (the loop was held by other work), a fresh budget starts from
     then, up to ``limit`` seconds in all (default: ten budgets); an expiry first lets
     :data:`GRACE_PASSES` loop passes run (a reply the loop already holds is used, nothing new is awaited).
+    Expiry raises :class:`TimeoutError`, or :class:`Overloaded` when the loop was held meanwhile (the
+    delay cannot be told apart from our own: it must not count against the callee).
     """
-    async with asyncio.timeout(None) as timer:
-        deadline = _Deadline(asyncio.get_running_loop(), timer, budget, budget * 10 if limit is None else limit)
-        try:
-            return await call
-        finally:
-            deadline.pending = False
-            deadline.handle.cancel()
+    deadline: _Deadline | None = None
+    try:
+        async with asyncio.timeout(None) as timer:
+            deadline = _Deadline(asyncio.get_running_loop(), timer, budget, budget * 10 if limit is None else limit)
+            try:
+                return await call
+            finally:
+                deadline.pending = False
+                deadline.handle.cancel()
+    except TimeoutError:
+        if deadline is not None and deadline.held:
+            raise Overloaded("the event loop was held past the budget") from None
+        raise
 
 
 __all__ = (
+    "BUSY",
     "GRACE_PASSES",
     "LATE",
     "Attempt",

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
     from asgi_guard.ratelimit.gcra import Check
 
-MAX_BATCH: Final = 512
-"""Checks per pipeline: a larger backlog goes out in successive round trips."""
+MAX_BATCH: Final = 64
+"""Checks per pipeline: a larger backlog goes out in successive round trips, each short enough for Redis
+to answer well within a budget even on a busy machine."""
 
 
 class _Request(NamedTuple):

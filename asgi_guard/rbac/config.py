@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import msgspec
 
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.rbac.policy import RoutePolicy
 from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 
 class RBACConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -54,14 +50,6 @@ class RBACConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def denies_unlisted(self) -> bool:
         """Whether routes without a policy are refused."""
         return self.default == "deny" if self.default is not None else bool(self.policies)
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.rbac.middleware import RBACMiddleware
-
-            return RBACMiddleware(app, self)
-
-        return Layer("rbac", ("authentication",), build)
 
 
 __all__ = ("RBACConfig",)

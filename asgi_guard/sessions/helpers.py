@@ -65,8 +65,9 @@ async def refresh_session(
     refusal the cookies are cleared on ``target`` too, so the browser stops presenting them.
 
     Raises:
-        GuardError: ``missing_credentials`` without a refresh cookie, or what ``TokenService.refresh``
-            raises for a bad, expired, revoked or reused token.
+        GuardError: ``missing_credentials`` without a refresh cookie, what ``TokenService.refresh``
+            raises for a bad, expired, revoked or reused token, or ``service_unavailable`` when the
+            revocation store cannot answer (the cookies are kept: the session may well be valid).
     """
     scope = _scope_of(scope_or_request)
     refresh = read_cookie(scope, cookies.refresh_cookie)
@@ -77,6 +78,8 @@ async def refresh_session(
     except GuardError:
         clear_session(target, cookies)
         raise
+    except Exception as exc:  # the store is down: refuse (503), never a 500 and never a pass
+        raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
     set_session(target, pair, cookies)
     return pair
 
@@ -87,9 +90,15 @@ async def logout(scope_or_request: Any, target: Target, tokens: TokenService, co
     Revoking the refresh token revokes its whole family, so tokens copied elsewhere stop working too.
     A cookie that does not verify (forged, expired) is not an error here: the cookies are cleared
     all the same. Returns how many tokens were revoked.
+
+    Raises:
+        GuardError: ``service_unavailable`` when the revocation store cannot record a revocation (the
+            cookies are cleared on ``target`` first, but the tokens would still work elsewhere: tell
+            the user the logout did not complete).
     """
     scope = _scope_of(scope_or_request)
     revoked = 0
+    clear_session(target, cookies)
     for name in (cookies.refresh_cookie, cookies.access_cookie):
         try:
             token = read_cookie(scope, name)
@@ -101,8 +110,9 @@ async def logout(scope_or_request: Any, target: Target, tokens: TokenService, co
             await tokens.revoke(token)
         except GuardError:
             continue
+        except Exception as exc:
+            raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
         revoked += 1
-    clear_session(target, cookies)
     return revoked
 
 

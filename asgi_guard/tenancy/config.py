@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
 from asgi_guard._routing import Template
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 DEFAULT_COMMUNITY_ROLES: Final = ("community_owner", "moderator", "user")
 """The roles a membership may carry by default (the seed's per-community roles)."""
@@ -95,14 +91,6 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
                 raise ConfigurationError.expected(
                     f"a community role (not a global-only role: {sorted(global_only)})", role, at
                 )
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.tenancy.middleware import TenancyMiddleware
-
-            return TenancyMiddleware(app, self)
-
-        return Layer("tenancy", ("authentication",), build)
 
 
 __all__ = ("DEFAULT_COMMUNITY_ROLES", "GLOBAL_ONLY_ROLES", "TenancyConfig")

@@ -12,6 +12,7 @@ from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
+from asgi_guard.principal import GuardCredentials
 from asgi_guard.tenancy.resolvers import CachedResolver, MembershipResolver, claims_membership
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ class TenancyMiddleware:
             return
         ctx.community_id = community_id
         ctx.community_roles = roles
+        auth = scope.get("auth")
+        if roles and isinstance(auth, GuardCredentials) and auth.expand is not None:
+            # Starlette's `@requires` sees the roles held here too (authentication filled scope["auth"]).
+            scope["auth"] = auth.expand(roles)
         await self.app(scope, receive, send)
 
     def _community_id(self, scope: Scope, from_path: str | None) -> str:

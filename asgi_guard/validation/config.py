@@ -5,18 +5,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
 from asgi_guard._routing import RouteTable
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.validation._plan import SchemaWalker
 from asgi_guard.validation.route import CompiledRoute, RouteSchema
-
-if TYPE_CHECKING:
-    from asgi_guard.types import ASGIApp
 
 _METHOD: Final = re.compile(r"\*|[A-Z]+")
 _MEDIA_TYPE: Final = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
@@ -120,14 +116,6 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                         "ValidationConfig.routes (or set forbid_unknown_fields=False)",
                     )
         return table
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.validation.middleware import ValidationMiddleware
-
-            return ValidationMiddleware(app, self)
-
-        return Layer("validation", (), build)
 
 
 __all__ = ("ValidationConfig",)

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from asgi_guard._routing import Template
-from asgi_guard.compose import Layer
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.webhooks._base import Verifier
 from asgi_guard.webhooks.replay import ReplayStore
 
 if TYPE_CHECKING:
     from asgi_guard._responses import ErrorFormat
-    from asgi_guard.types import ASGIApp
 
 DEFAULT_MAX_BODY: int = 1024 * 1024
 
@@ -67,14 +65,6 @@ class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             )
         if self.error_format not in ("json", "problem"):
             raise ConfigurationError.expected("`json` or `problem`", self.error_format, "WebhookConfig.error_format")
-
-    def guard_layer(self) -> Layer:
-        def build(app: ASGIApp) -> ASGIApp:
-            from asgi_guard.webhooks.middleware import WebhookMiddleware
-
-            return WebhookMiddleware(app, self)
-
-        return Layer("webhooks", (), build)
 
 
 __all__ = ("DEFAULT_MAX_BODY", "WebhookConfig")

@@ -8,6 +8,7 @@ import pytest
 
 from asgi_guard import guard
 from asgi_guard.abuse import DEFAULT_FAILURES, AbuseConfig, FailureLimit, Threshold, failure_limits
+from asgi_guard.compose import layer_of
 from asgi_guard.errors import ConfigurationError, ErrorCode
 
 IP = FailureLimit(name="ip", rate="5/minute")
@@ -92,5 +93,5 @@ def test_post_auth_placement_needs_authentication() -> None:
     config = AbuseConfig(stage="post_auth", limits=(FailureLimit(name="p", rate="5/minute", key="principal"),))
     with pytest.raises(ConfigurationError, match="authentication"):
         guard(_app, config)
-    assert AbuseConfig().guard_layer().name == "abuse_pre_auth"
-    assert config.guard_layer().name == "abuse"
+    assert layer_of(AbuseConfig()).name == "abuse_pre_auth"
+    assert layer_of(config).name == "abuse"

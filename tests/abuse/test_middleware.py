@@ -9,6 +9,7 @@ import pytest
 from asgi_guard import guard
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse import AbuseConfig, AbuseMiddleware, FailureLimit, Patterns, Threshold, failure_limits
+from asgi_guard.abuse.middleware import MEMO_MAX_BYTES, TRUSTED_LIMIT
 from asgi_guard.context import get_context
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
@@ -352,3 +353,42 @@ async def test_a_site_cannot_lock_out_a_cookie_holder(headers: dict[str, str], c
     app = AbuseMiddleware(refuse_as_forgery, AbuseConfig(clock=clock, limits=limits, patterns=Patterns()))
     statuses = [(await call(app, make_scope(headers=headers, client=("10.0.0.1", 1)))).status for _ in range(4)]
     assert statuses == ([403] * 3 + [429] if charged else [403] * 4)
+
+
+@pytest.mark.redis
+async def test_refusals_come_from_the_deny_cache(redis_server: Any) -> None:
+    """Once Redis said a bucket is empty, this instance refuses that client without asking again."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushall()
+    clock = FakeClock(NOW)
+    remote = RedisRateLimitBackend(client, clock=clock)
+    app = stack(remote, clock)
+    for attempt in range(5):
+        assert (await hit(app, credential=f"bad-{attempt}")).status == 401
+    assert (await hit(app, credential="bad-5")).status == 429  # asked Redis once more: now known empty
+    before = int((await client.info("stats"))["total_reads_processed"])
+    for attempt in range(20):
+        assert (await hit(app, credential=f"more-{attempt}")).status == 429
+    after = int((await client.info("stats"))["total_reads_processed"])
+    assert after - before == 1  # the INFO command itself
+    await remote.aclose()
+    await client.aclose()
+
+
+async def test_memory_stays_bounded_under_fresh_and_huge_credentials() -> None:
+    """Fresh credentials and addresses, some huge, never grow the per-process memos past their bounds."""
+    clock = FakeClock(NOW)
+    config = AbuseConfig(clock=clock, limits=failure_limits(per_ip="100000/minute"), patterns=QUIET)
+    app = AbuseMiddleware(App(), config)
+    for index in range(TRUSTED_LIMIT + 50):
+        credential = "x" * (MEMO_MAX_BYTES + 1) if index % 2 else f"token-{index}"
+        scope = make_scope(
+            headers={"authorization": f"Bearer {credential}"},
+            client=(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}", 1),
+        )
+        assert (await call(app, scope)).status == 200
+    assert len(app._fingerprints) <= TRUSTED_LIMIT
+    assert len(app._trusted) <= TRUSTED_LIMIT
+    assert all(len(raw) <= MEMO_MAX_BYTES for raw in app._fingerprints)

@@ -7,6 +7,8 @@ import hmac
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from asgi_guard import guard
 from asgi_guard.abuse import AbuseConfig, Patterns, SuspiciousActivity, Threshold
@@ -143,3 +145,21 @@ async def test_a_failing_hook_is_logged_not_raised(backend: Backend) -> None:
     assert (await call(app, scope)).status == 401
     kinds = [(event.type, event.result) for event in get_context(scope).events]
     assert kinds[-2:] == [("suspicious_activity", "alert"), ("suspicious_activity_hook", "error")]
+
+
+async def test_tripped_patterns_are_counted_in_opentelemetry(backend: Backend) -> None:
+    """Each trip adds one to `asgi_guard.suspicious_activity` by pattern; failures below the threshold add nothing."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    patterns = Patterns(**{**OFF, "repeated_failures": Threshold(count=2, window=60)})
+    abuse = AbuseConfig(backend=backend.backend, clock=backend.clock, patterns=patterns, meter=provider.get_meter("t"))
+    app = guard(App(), abuse, auth_config(backend.clock))
+    for ip in ("10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        await request(app, ip, "bad")
+    data = reader.get_metrics_data()
+    assert data is not None
+    [metric] = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    assert metric.name == "asgi_guard.suspicious_activity"
+    counts = {p.attributes["pattern"]: p.value for p in metric.data.data_points}  # type: ignore[index,union-attr]
+    assert counts == {"repeated_failures": 2}
+    provider.shutdown()

@@ -25,7 +25,7 @@ from asgi_guard.auth import (
     MemoryAPIKeyStore,
     MemoryRevocationStore,
 )
-from asgi_guard.compose import guard
+from asgi_guard.compose import guard, layer_of
 from asgi_guard.context import get_principal
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.types import ASGIApp, Receive, Scope, Send
@@ -114,8 +114,8 @@ async def test_guard_builds_the_layer() -> None:
     wrapped = guard(app, _config())
     assert isinstance(wrapped, AuthenticationMiddleware)
     assert (await _get(wrapped, "/", _token())).status_code == 204
-    assert _config().guard_layer().name == "authentication"
-    assert _config().guard_layer().requires == ()
+    assert layer_of(_config()).name == "authentication"
+    assert layer_of(_config()).requires == ()
 
 
 class NotAStore:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
@@ -91,6 +93,15 @@ def test_only_the_default_key_is_tried(clock: FakeClock) -> None:
     with pytest.raises(GuardError) as info:
         verifier.verify(jwt.encode({"sub": "1"}, SECRET, algorithm="HS256", headers={"kid": "gone"}))
     assert info.value.reason == "unknown_kid"
+    # A `kid` that is present but null or empty is not "no kid": refused, never given to the default.
+    for kid in (None, ""):
+        header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": kid}).encode()).rstrip(b"=").decode()
+        body = seed_token().split(".")[1]
+        mac = hmac.new(SECRET, f"{header}.{body}".encode(), hashlib.sha256).digest()
+        forged = f"{header}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+        with pytest.raises(GuardError) as info:
+            verifier.verify(forged)
+        assert info.value.reason in ("malformed_header", "unknown_kid")
 
 
 def test_default_key_keeps_its_validity_window(clock: FakeClock) -> None:

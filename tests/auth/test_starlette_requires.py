@@ -144,3 +144,21 @@ def test_roles_must_be_a_hierarchy() -> None:
     jwt_auth = JWTAuth(keyring=KeyRing.single(SECRET), revocation=MemoryRevocationStore(), issuer=None, audience=None)
     with pytest.raises(ConfigurationError, match=r"AuthConfig\.roles"):
         AuthConfig(jwt=jwt_auth, roles=("admin",))  # type: ignore[arg-type]
+
+
+async def test_community_roles_count_for_requires_with_authentication_and_tenancy() -> None:
+    """With tenancy (and still no RBAC), a moderator of community 5 passes ``@requires("community:moderate")``
+    there, and only there; a plain member of 6 does not."""
+    from asgi_guard.tenancy import TenancyConfig
+
+    starlette = Starlette(
+        routes=[Route("/communities/{community_id}/moderate", moderate), Route("/moderate", moderate)]
+    )
+    jwt_auth = JWTAuth(
+        keyring=KeyRing.single(SECRET, kid="k1"), revocation=MemoryRevocationStore(), issuer=None, audience=None
+    )
+    app = guard(starlette, AuthConfig(jwt=jwt_auth), TenancyConfig(routes=("/communities/{community_id}/{rest:path}",)))
+    token = _bearer(_token(roles=["user"], communities={"5": ["moderator"], "6": []}))
+    assert (await _get(app, "/communities/5/moderate", token)).status_code == 200
+    assert (await _get(app, "/communities/6/moderate", token)).status_code == 403
+    assert (await _get(app, "/moderate", token)).status_code == 403

@@ -6,8 +6,11 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asgi_guard import guard
+from asgi_guard.auth import AuthConfig
 from asgi_guard.context import GuardContext
 from asgi_guard.csrf import (
     CSRFConfig,
@@ -237,3 +240,46 @@ def test_repr_hides_secrets_and_guard_needs_authentication() -> None:
     assert "s" * 40 not in repr(config)
     with pytest.raises(ConfigurationError, match="authentication"):
         guard(Recorder(), config)
+
+
+async def test_custom_ambient_authenticator_is_checked() -> None:
+    """A user authenticator that marks its principal ambient (its own cookie scheme) gets CSRF checks too."""
+
+    async def cookie_user(scope: Any) -> Principal | None:
+        return Principal("u", ambient=True, claims={"sid": "s1"}) if scope["path"] != "/bearerish" else None
+
+    app = guard(Recorder(), AuthConfig(authenticators=(cookie_user,)), CONFIG)
+    refused = await call(app, make_scope("POST", "/a", headers={"sec-fetch-site": "cross-site"}))
+    assert (refused.status, refused.json()["error"]) == (403, "csrf_failed")
+    allowed = await call(app, make_scope("POST", "/a", headers={"sec-fetch-site": "same-origin"}))
+    assert allowed.status == 200
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    proto=st.sampled_from(["http", "https"]),
+    host=st.sampled_from(["app.example", "app.example:8443", "internal:8000"]),
+    origin=st.sampled_from(
+        ["https://app.example", "http://app.example", "https://app.example:8443", "http://internal:8000"]
+    ),
+    trusted_peer=st.booleans(),
+)
+async def test_origin_behind_proxy_property(proto: str, host: str, origin: str, trusted_peer: bool) -> None:
+    """Origin passes exactly when it equals the proxy-reported origin (trusted peer) or the direct one."""
+    stack = _PROXY_STACK
+    pair = stack.tokens.issue_pair("user-1")
+    headers = [
+        ("host", "internal:8000"),
+        ("x-forwarded-proto", proto),
+        ("x-forwarded-host", host),
+        ("origin", origin),
+        ("cookie", f"__Host-session={pair.access_token}"),
+    ]
+    peer = "10.0.0.5" if trusted_peer else "198.51.100.5"
+    response = await call(stack.app, make_scope("POST", "/a", headers=headers, client=(peer, 1)))
+    public = f"{proto}://{host}".replace("https://app.example:443", "https://app.example")
+    own = public if trusted_peer else "http://internal:8000"
+    assert response.status == (200 if origin == own else 403)
+
+
+_PROXY_STACK = build(csrf=CONFIG, trusted_proxies=("10.0.0.0/8",))

@@ -3,6 +3,8 @@ through the demo's whole stack; client ids in the environment switch a provider 
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import httpx2
 import pytest
@@ -42,10 +44,18 @@ async def test_demo_login_with_each_bundled_provider(provider: str) -> None:
         assert callback.headers["location"] == "/app"
         assert "__Host-session" in client.cookies
         board = await client.get("/app")
-    assert board.status_code == 200
-    assert "streamer" in board.text.lower()  # the login (Twitch, Discord) or the name (Slack, Google)
-    store = demo.extra["login"].app.provider_tokens.store
-    assert await store.get(f"{provider}:141981764", provider) is not None
+        assert board.status_code == 200
+        assert "streamer" in board.text.lower()  # the login (Twitch, Discord) or the name (Slack, Google)
+        store = demo.extra["login"].app.provider_tokens.store
+        kept = await store.get(f"{provider}:141981764", provider)
+        assert kept is not None
+        # Logging out (the board's CSRF-protected form) revokes the provider tokens at the provider too.
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', board.text)
+        assert csrf is not None
+        logout = await client.post("/auth/logout", data={"csrf_token": csrf.group(1)})
+    assert logout.status_code == 303
+    assert await store.get(f"{provider}:141981764", provider) is None
+    assert kept.access_token in demo.extra["login"].local[provider].revoked
 
 
 def test_environment_switches_to_the_real_provider() -> None:

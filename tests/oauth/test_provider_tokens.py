@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from asgi_guard.oauth import (
     CompositeProviderTokenStore,
@@ -79,6 +82,18 @@ async def test_fifty_concurrent_calls_across_two_instances_refresh_once(
     stack: Stack, redis_client: aioredis.Redis
 ) -> None:
     """Two instances sharing Redis (sealed store + lock), 25 callers each: one refresh at the provider."""
+    await _two_instances(stack, redis_client)
+
+
+@pytest.mark.cluster
+async def test_fifty_concurrent_calls_across_two_instances_on_a_cluster_refresh_once(
+    stack: Stack, cluster_client: AsyncRedisCluster
+) -> None:
+    """The same on a 3-master Redis Cluster: the store's keys share a slot, the lock is redis-py's."""
+    await _two_instances(stack, cluster_client)
+
+
+async def _two_instances(stack: Stack, redis_client: Any) -> None:
     await _login(stack)
     instances = []
     for _ in range(2):
@@ -247,3 +262,56 @@ async def test_twitch_validation_drops_revoked_tokens(stack: Stack, clients: dic
     assert await manager.validate_stored([user]) == 1
     assert await manager.store.get(user, "twitch") is None
     assert [event.result for event in stack.events_of("provider_token_validate")] == ["deny"]
+
+
+async def test_google_refresh_keeps_its_refresh_token(stack: Stack, clients: dict[str, ProviderClient]) -> None:
+    """Google does not rotate refresh tokens: a refresh answer without one keeps the old one."""
+    await _login(stack, "google")
+    user = "google:141981764"
+    manager = ProviderTokens(stack.provider_tokens.store)
+    manager.attach(clients)
+    old = await _expire_soon(manager.store, user, "google")
+    fresh = await manager.get_fresh_token(user, "google")
+    stored = await manager.store.get(user, "google")
+    assert stored is not None
+    assert fresh != old.access_token
+    assert stored.refresh_token == old.refresh_token
+    assert old.access_token not in repr(stored)
+
+
+@pytest.mark.redis
+async def test_composite_with_the_sql_store(
+    stack: Stack, redis_client: aioredis.Redis, clients: dict[str, ProviderClient], tmp_path: Path
+) -> None:
+    """The seed's split for real: access token in Redis (TTL), refresh token sealed in SQL (SQLite here)."""
+    from asgi_guard.sql import SQLDatabase, SQLProviderTokenStore, upgrade
+
+    db = SQLDatabase(f"sqlite:///{tmp_path}/tokens.db")
+    await upgrade(db)
+    try:
+        durable = SQLProviderTokenStore(db, RING)
+        manager = ProviderTokens(CompositeProviderTokenStore(RedisProviderTokenStore(redis_client, RING), durable))
+        manager.attach(clients)
+        await _login(stack)
+        token = await stack.provider_tokens.store.get(USER, "discord")
+        assert token is not None
+        await manager.store.put(token)
+        in_sql = await durable.get(USER, "discord")
+        assert in_sql is not None
+        assert in_sql.access_token == ""
+        assert in_sql.refresh_token == token.refresh_token
+        await redis_client.flushall()  # the access half expired
+        fresh = await manager.get_fresh_token(USER, "discord")
+        assert fresh != token.access_token
+        rotated = await durable.get(USER, "discord")
+        assert rotated is not None
+        assert rotated.refresh_token != token.refresh_token  # Discord's rotation reached SQL
+    finally:
+        await db.aclose()
+
+
+def test_token_response_repr_hides_tokens() -> None:
+    """Token responses never print their tokens."""
+    from asgi_guard.oauth import TokenResponse
+
+    assert "secret-value" not in repr(TokenResponse(access_token="secret-value", refresh_token="secret-value"))

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from asgi_guard.context import GuardContext
 from asgi_guard.ratelimit import Limit, RateLimitConfig, RateLimitMiddleware, RedisRateLimitBackend
-from asgi_guard.ratelimit.failover import Breaker, within
+from asgi_guard.ratelimit.failover import Breaker, Overloaded, within
 from asgi_guard.ratelimit.gcra import Check
 from asgi_guard.testing import FakeClock, MessageRecorder, call, make_scope
 from tests.ratelimit.test_middleware import ok_app
@@ -205,6 +205,12 @@ async def test_mixed_fail_modes(fault_redis: RedisServer, stacks: list[Stack]) -
     await client.aclose()
 
 
+def settle(reply: asyncio.Future[str]) -> None:
+    """The reply arrives (unless the caller already gave up on it: a cancelled future stays so)."""
+    if not reply.done():
+        reply.set_result("allowed")
+
+
 class TestBudget:
     """The budget measures the backend, not a backlog in our own event loop."""
 
@@ -215,10 +221,35 @@ class TestBudget:
 
         def saturate() -> None:
             time.sleep(0.03)  # other requests' CPU work, past the 10 ms deadline
-            loop.call_soon(reply.set_result, "allowed")  # the reply came in meanwhile
+            loop.call_soon(settle, reply)  # the reply came in meanwhile
 
         loop.call_later(0.005, saturate)
         assert await within(0.01, reply) == "allowed"
+
+    async def test_reply_behind_a_saturated_loop_is_used(self) -> None:
+        """Many short slices of other work (each pass of the loop slow, none past the deadline on its
+        own): the budget waits for the loop, and the reply that comes meanwhile is used."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[str] = loop.create_future()
+
+        def busy(passes: int) -> None:
+            time.sleep(0.002)  # one request's CPU work per pass
+            if passes:
+                loop.call_soon(busy, passes - 1)
+            else:
+                settle(reply)
+
+        loop.call_soon(busy, 40)
+        assert await within(0.01, reply, limit=5.0) == "allowed"
+
+    async def test_held_loop_at_the_cap_is_overload_not_timeout(self) -> None:
+        """Still held when the cap is reached: :class:`Overloaded` (our delay), never a backend timeout."""
+        loop = asyncio.get_running_loop()
+        never: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.005, time.sleep, 0.05)
+        with pytest.raises(Overloaded):
+            await within(0.01, never, limit=0.02)
+        assert never.cancelled()
 
     async def test_no_reply_times_out(self) -> None:
         """A backend that never answers still costs the request only the budget (and a few loop passes)."""
@@ -234,7 +265,7 @@ class TestBudget:
 
         def saturate() -> None:
             time.sleep(0.03)
-            loop.call_soon(reply.set_result, "allowed")
+            loop.call_soon(settle, reply)
 
         loop.call_later(0.005, saturate)
         with pytest.raises(TimeoutError):

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from asgi_guard.compose import Layer, guard
+from asgi_guard.compose import Layer, guard, layer_of
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.ratelimit import (
@@ -61,9 +61,9 @@ async def test_guard_layers() -> None:
     """Pre-auth limits need nothing; principal-keyed limits require authentication in the stack."""
     pre = config(Limit(name="ip", rate="1000/minute"), stage="pre_auth")
     post = config(tiers(), Limit(name="ip2", rate="2/minute"))
-    assert pre.guard_layer().name == "rate_limit_pre_auth"
-    assert post.guard_layer()[:2] == ("rate_limit", ("authentication",))
-    assert config(Limit(name="ip", rate="1/minute")).guard_layer().requires == ()
+    assert layer_of(pre).name == "rate_limit_pre_auth"
+    assert layer_of(post)[:2] == ("rate_limit", ("authentication",))
+    assert layer_of(config(Limit(name="ip", rate="1/minute"))).requires == ()
     with pytest.raises(ConfigurationError, match="authentication"):
         guard(ok_app, post)
     app = guard(ok_app, pre, FakeAuthConfig("alice"), post)

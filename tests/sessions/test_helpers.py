@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 from starlette.responses import Response
 
+from asgi_guard.auth import KeyRing, MemoryRevocationStore, RevocationUnavailable, TokenService
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.sessions import SessionCookies, clear_session, logout, refresh_session, set_session
 from asgi_guard.testing import call, make_scope
@@ -103,3 +106,32 @@ async def test_logout_with_forged_or_duplicated_cookies_still_clears() -> None:
     assert await logout(scope, headers, stack.tokens, stack.cookies) == 0
     assert _set_cookies(headers) == {"__Host-session": "", "__Secure-refresh": ""}
     assert await logout(make_scope(), [], stack.tokens, stack.cookies) == 0
+
+
+class DownStore(MemoryRevocationStore):
+    """A revocation store whose backend is down (what RedisRevocationStore raises without Redis)."""
+
+    async def is_revoked(self, token_ids: Iterable[str]) -> bool:
+        raise RevocationUnavailable("down")
+
+    async def revoke(self, token_id: str, expires_at: float) -> None:
+        raise RevocationUnavailable("down")
+
+
+async def test_store_down_is_a_503_not_a_500() -> None:
+    """Refresh and logout with the store down: service_unavailable; logout still clears the cookies."""
+    tokens = TokenService(KeyRing.single(b"k" * 32), DownStore())
+    pair = tokens.issue_pair("user-1")
+    cookies = SessionCookies()
+    scope = make_scope(
+        headers=[_cookie_header({"__Host-session": pair.access_token, "__Secure-refresh": pair.refresh_token})]
+    )
+    headers: list[tuple[bytes, bytes]] = []
+    with pytest.raises(GuardError) as refreshing:
+        await refresh_session(scope, headers, tokens, cookies)
+    assert refreshing.value.code is ErrorCode.SERVICE_UNAVAILABLE
+    assert headers == []  # the session may be valid: its cookies are kept
+    with pytest.raises(GuardError) as leaving:
+        await logout(scope, headers, tokens, cookies)
+    assert leaving.value.code is ErrorCode.SERVICE_UNAVAILABLE
+    assert _set_cookies(headers) == {"__Host-session": "", "__Secure-refresh": ""}

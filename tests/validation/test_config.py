@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from asgi_guard import guard
+from asgi_guard.compose import layer_of
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.events import EventsConfig
 from asgi_guard.testing import call
@@ -146,8 +147,8 @@ async def test_guard_builds_the_validation_layer() -> None:
     """guard(app, ValidationConfig(...)) wraps the app innermost, with no prerequisites."""
     config = ValidationConfig(routes={("POST", "/api/v1/action/execute"): ExecuteAction})
     app = guard(echo, config, EventsConfig(sinks=()))
-    assert config.guard_layer().name == "validation"
-    assert config.guard_layer().requires == ()
+    assert layer_of(config).name == "validation"
+    assert layer_of(config).requires == ()
     denied = await call(app, post("/api/v1/action/execute"), b'{"user_id": "x"}')
     assert denied.status == 400
     assert denied.json()["error"] == "validation_error"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from asgi_guard.oauth.local.flavors import DEFAULT_USERS, FLAVORS, Flavor
 from asgi_guard.oauth.local.models import LocalUser
-from asgi_guard.oauth.local.server import DEFAULT_USERS, FLAVORS, LocalProvider
+from asgi_guard.oauth.local.server import LocalProvider
 
-__all__ = ("DEFAULT_USERS", "FLAVORS", "LocalProvider", "LocalUser")
+__all__ = ("DEFAULT_USERS", "FLAVORS", "Flavor", "LocalProvider", "LocalUser")
