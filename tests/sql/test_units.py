@@ -133,3 +133,17 @@ async def test_a_mirror_that_cannot_load_falls_back(sqlite_url: str) -> None:
             await store.is_revoked(["x"])  # the lookup fails too: refused, never trusted
     finally:
         await db.aclose()
+
+
+async def test_an_unloadable_sqlite_mirror_never_gives_a_500(sqlite_url: str) -> None:
+    """SQLite without tables: the first load fails and the check is refused (RevocationUnavailable), not crashed."""
+    db = SQLDatabase(sqlite_url)
+    try:
+        store = SQLRevocationStore(db)
+        from asgi_guard.auth.revocation import RevocationUnavailable
+
+        with pytest.raises(RevocationUnavailable):
+            await store.is_revoked(["x"])
+        assert not store.healthy
+    finally:
+        await db.aclose()
