@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from asgi_guard._memo import Memo
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
 from asgi_guard.events.emit import emit
@@ -72,7 +73,7 @@ class _ProblemError(msgspec.Struct):
 
 
 _encoder: Final = msgspec.json.Encoder()
-_body_cache: dict[tuple[ErrorCode, ErrorFormat, str], bytes] = {}
+_body_cache: Final[Memo[tuple[ErrorCode, ErrorFormat, str], bytes]] = Memo(1024)
 
 
 def render_body(code: ErrorCode, fmt: ErrorFormat = "json", detail: str | None = None) -> bytes:
@@ -92,9 +93,7 @@ def render_body(code: ErrorCode, fmt: ErrorFormat = "json", detail: str | None =
             )
         else:
             obj = _JSONError(error=code.value, detail=text)
-        body = _encoder.encode(obj)
-        if len(_body_cache) < 1024:  # details are constants in practice; stay bounded regardless
-            _body_cache[key] = body
+        body = _body_cache.put(key, _encoder.encode(obj))  # details are constants in practice; bounded anyway
     return body
 
 

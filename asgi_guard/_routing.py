@@ -12,8 +12,9 @@ spelling the rule skips.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
+from asgi_guard._memo import Memo
 from asgi_guard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(str|path|int))?}")
 _CONVERTERS: Final = {"str": "[^/]+", "path": ".*", "int": "[0-9]+"}
 ANY_METHOD: Final = "*"
 _NO_PARAMS: Final[dict[str, str]] = {}
+_UNSEEN: Final[Any] = object()
 _SLASHES: Final = re.compile("//+")
 MEMO_LIMIT: Final = 1024
 """Results remembered per table (cleared when full: unique paths only cost the matching they cost anyway)."""
@@ -153,7 +155,7 @@ class RouteTable(Generic[T]):
         self._spelled: dict[tuple[str, str], str] = {}
         # (method, path) -> (value, params) or None: the same few paths come back request after
         # request, and a template match (split, trie walk, regex) costs far more than a lookup.
-        self._memo: dict[tuple[str, str], tuple[T, dict[str, str]] | None] = {}
+        self._memo: Memo[tuple[str, str], tuple[T, dict[str, str]] | None] = Memo(MEMO_LIMIT)
         for methods, template, value in rules:
             self.add(methods, template, value)
 
@@ -231,14 +233,9 @@ class RouteTable(Generic[T]):
         if len(path) > MEMO_MAX_PATH:
             return self._match_spelled(method, path)
         key = (method, path)
-        memo = self._memo
-        if key in memo:
-            found = memo[key]
-            return found if found is None or not found[1] else (found[0], dict(found[1]))
-        found = self._match_spelled(method, path)
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[key] = found
+        found = self._memo.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._memo.put(key, self._match_spelled(method, path))
         return found if found is None or not found[1] else (found[0], dict(found[1]))
 
     def _match_spelled(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:

@@ -5,8 +5,6 @@ Run: ``ASGI_GUARD_JWT_SECRET=... uvicorn --no-proxy-headers examples.litestar_ap
 
 from __future__ import annotations
 
-import os
-
 from litestar import Litestar, Request, get
 from litestar.middleware import DefineMiddleware
 
@@ -21,6 +19,7 @@ from asgi_guard import (
     get_principal,
 )
 from asgi_guard.rbac import permission_guard
+from examples._env import secret_from_env
 
 
 @get("/profile", guards=[permission_guard("profile:view")])
@@ -44,4 +43,10 @@ def build(secret: str) -> Litestar:
     )
 
 
-app = build(os.environ["ASGI_GUARD_JWT_SECRET"]) if "ASGI_GUARD_JWT_SECRET" in os.environ else None
+def __getattr__(name: str) -> Litestar:
+    # `uvicorn --no-proxy-headers examples.litestar_app:app` asks for `app`: built from the environment on first
+    # use, or a clear stop at start-up when the secret is missing (importing the module for `build` needs no secret).
+    if name != "app":
+        raise AttributeError(name)
+    app = globals()["app"] = build(secret_from_env("examples.litestar_app"))
+    return app

@@ -5,7 +5,6 @@ Run: ``uvicorn --no-proxy-headers examples.raw_asgi:app`` (set ASGI_GUARD_JWT_SE
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -20,6 +19,7 @@ from asgi_guard import (
     get_principal,
     guard,
 )
+from examples._env import secret_from_env
 
 if TYPE_CHECKING:
     from asgi_guard.types import Receive, Scope, Send
@@ -51,4 +51,10 @@ def build(secret: str) -> object:
     )
 
 
-app = build(os.environ["ASGI_GUARD_JWT_SECRET"]) if "ASGI_GUARD_JWT_SECRET" in os.environ else None
+def __getattr__(name: str) -> object:
+    # `uvicorn --no-proxy-headers examples.raw_asgi:app` asks for `app`: built from the environment on first
+    # use, or a clear stop at start-up when the secret is missing (importing the module for `build` needs no secret).
+    if name != "app":
+        raise AttributeError(name)
+    app = globals()["app"] = build(secret_from_env("examples.raw_asgi"))
+    return app

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from starlette.requests import cookie_parser
 
+from asgi_guard._memo import Memo
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
 from asgi_guard.abuse.patterns import Detector
@@ -104,7 +105,7 @@ class AbuseMiddleware:
         self._failures = config.failures
         self._statuses = config.failure_statuses
         self._credential_headers = frozenset(name.encode() for name in config.credential_headers)
-        self._fingerprints: dict[bytes, str] = {}
+        self._fingerprints: Memo[bytes, str] = Memo(TRUSTED_LIMIT)
         self._cookies = config.credential_cookies
         self._monotonic = clock.monotonic
         self._watch_leaks = config.patterns.leaked_credential is not None
@@ -192,9 +193,7 @@ class AbuseMiddleware:
         if found is None:
             found = hashlib.sha256(secret).hexdigest()[:32]
             if len(raw) <= MEMO_MAX_BYTES:  # a client cannot pin large values in memory
-                if len(self._fingerprints) >= TRUSTED_LIMIT:
-                    self._fingerprints.clear()
-                self._fingerprints[raw] = found
+                self._fingerprints.put(raw, found)
         return found
 
     def _buckets(self, ip: str, credential: str, principal: Principal | None) -> list[_Bucket]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from opentelemetry import metrics
 
+from asgi_guard._memo import Memo
 from asgi_guard.abuse.config import SIGNATURE_FAILURES
 from asgi_guard.abuse.counters import Op
 from asgi_guard.events.emit import emit
@@ -81,7 +82,7 @@ class Detector:
         self._hook = hook
         self._prefix = prefix
         self._clock = clock
-        self._memo: dict[tuple[str, str], float] = {}
+        self._memo: Memo[tuple[str, str], float] = Memo(MEMO_LIMIT)
         meter = meter if meter is not None else metrics.get_meter("asgi_guard")
         self._counter = meter.create_counter(
             "asgi_guard.suspicious_activity", unit="{event}", description="Suspicious-activity patterns tripped"
@@ -141,9 +142,7 @@ class Detector:
         now = self._clock.monotonic()
         for (watch, op), tally in zip(found, tallies, strict=True):
             if watch.pattern == "leaked_credential":
-                if len(self._memo) >= MEMO_LIMIT:
-                    self._memo.clear()
-                self._memo[(credential, ip)] = now + tally.ttl_ms / 1000
+                self._memo.put((credential, ip), now + tally.ttl_ms / 1000)
             if not tally.added or tally.total != watch.threshold.count:
                 continue
             activity = SuspiciousActivity(

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from asgi_guard._headers import get_unique
+from asgi_guard._memo import Memo
 from asgi_guard.errors import ErrorCode, GuardError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ MEMO_LIMIT: Final = 1024
 """Parsed ``Authorization`` values remembered (cleared when full: a flood of fresh values only costs re-parsing)."""
 MEMO_MAX_VALUE: Final = 2048
 """Values longer than this are never remembered (the memo stays a few megabytes at most)."""
-_PARSED: dict[bytes, tuple[str, str | None]] = {}
+_PARSED: Final[Memo[bytes, tuple[str, str | None]]] = Memo(MEMO_LIMIT)
 
 
 class Credentials:
@@ -72,9 +73,7 @@ def parse_authorization(raw: bytes) -> tuple[str, str | None]:
             raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_bearer")
         parsed = (scheme, token)
     if memo and len(raw) <= MEMO_MAX_VALUE:  # only values that parsed: a refusal is decided afresh each time
-        if len(_PARSED) >= MEMO_LIMIT:
-            _PARSED.clear()
-        _PARSED[raw] = parsed
+        _PARSED.put(raw, parsed)
     return parsed
 
 

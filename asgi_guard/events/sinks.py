@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 import msgspec
 from opentelemetry import metrics, trace
 
+from asgi_guard._memo import Memo
+
 if TYPE_CHECKING:
     from asgi_guard.events.event import SecurityEvent
 
@@ -81,7 +83,7 @@ class OpenTelemetrySink:
             "asgi_guard.security_events", unit="{event}", description="Security decisions by type and result"
         )
         # The counter's attributes per (type, result), built once: a handful of pairs, bounded anyway.
-        self._attributes: dict[tuple[str, str], dict[str, str]] = {}
+        self._attributes: Memo[tuple[str, str], dict[str, str]] = Memo(ATTRIBUTE_SETS)
 
     def wants(self, result: str) -> bool:
         """Whether a counter or a span would take the event: a meter provider is installed (the API
@@ -96,9 +98,7 @@ class OpenTelemetrySink:
         pair = (event.type, event.result)
         attributes = self._attributes.get(pair)
         if attributes is None:
-            if len(self._attributes) >= ATTRIBUTE_SETS:
-                self._attributes.clear()
-            attributes = self._attributes[pair] = {"type": event.type, "result": event.result}
+            attributes = self._attributes.put(pair, {"type": event.type, "result": event.result})
         self._counter.add(1, attributes)
         span = trace.get_current_span()
         if span.is_recording():

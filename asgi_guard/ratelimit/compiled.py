@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from asgi_guard._memo import Memo
 from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.context import client_host
 from asgi_guard.errors import ErrorCode, GuardError
@@ -88,9 +89,11 @@ class CompiledLimit:
             self.field_decoder = msgspec.json.Decoder(
                 msgspec.defstruct("CommandField", [("value", str | None, None)], rename={"value": command.body_field})
             )
-        self._memo: dict[tuple[str, str | None, str | None, Rate], Check] = {}
+        self._memo: Memo[tuple[str, str | None, str | None, Rate], Check] = Memo(MEMO_LIMIT)
         # The commonest limit (per client IP, every route, one rate) keyed by the address alone.
-        self._by_ip: dict[str, Check] | None = {} if limit.key == "ip" and self.everywhere and not self.tiers else None
+        self._by_ip: Memo[str, Check] | None = (
+            Memo(MEMO_LIMIT) if limit.key == "ip" and self.everywhere and not self.tiers else None
+        )
 
     def route_params(self, method: str, path: str) -> dict[str, str] | None:
         """The route parameters when the limit applies to this request, else ``None``."""
@@ -160,9 +163,7 @@ class CompiledLimit:
             if found is None:
                 found = self.check_for(("ip:", host), None, None)
                 if len(host) <= MEMO_MAX_VALUE:
-                    if len(by_ip) >= MEMO_LIMIT:
-                        by_ip.clear()
-                    by_ip[host] = found
+                    by_ip.put(host, found)
             return found
         if self.everywhere:
             command = None
@@ -193,9 +194,7 @@ class CompiledLimit:
             burst = self.burst if self.burst is not None else rate.count
             found = Check(key, rate.interval_us, burst, self.cost, self.enforce)
             if len(raw or "") + len(command or "") <= MEMO_MAX_VALUE:
-                if len(self._memo) >= MEMO_LIMIT:
-                    self._memo.clear()
-                self._memo[memo] = found
+                self._memo.put(memo, found)
         return found
 
 

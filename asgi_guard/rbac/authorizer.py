@@ -9,8 +9,9 @@ caches), with no allocation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
+from asgi_guard._memo import Memo
 from asgi_guard.context import context_of
 from asgi_guard.errors import MissingGuardContext
 from asgi_guard.principal import GuardCredentials
@@ -22,12 +23,10 @@ if TYPE_CHECKING:
     from asgi_guard.types import Scope
 
 CACHE_LIMIT: Final = 4096
-"""Compiled combinations kept per level; beyond it matchers are compiled per request, never evicted
-into unbounded growth (role sets come from signed credentials, but stay bounded regardless)."""
+"""Compiled combinations remembered (forgotten all at once when full: role sets come from signed
+credentials, but stay bounded regardless)."""
 
 _EMPTY: Final[frozenset[str]] = frozenset()
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class Authorizer:
@@ -43,10 +42,10 @@ class Authorizer:
     def __init__(self, roles: RoleHierarchy = DEFAULT_ROLES) -> None:
         self.roles = roles
         self._grants = flatten(roles)
-        # roles -> community roles -> direct permissions -> limit -> matcher
-        self._by_roles: dict[
-            frozenset[str], dict[frozenset[str], dict[frozenset[str], dict[frozenset[str] | None, Matcher]]]
-        ] = {}
+        # (roles, community roles, direct permissions, limit) -> matcher
+        self._by_roles: Memo[tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str] | None], Matcher] = (
+            Memo(CACHE_LIMIT)
+        )
 
     def grants_of(self, roles: frozenset[str]) -> frozenset[str]:
         """Everything ``roles`` grant together (unknown names contribute nothing)."""
@@ -88,28 +87,14 @@ class Authorizer:
         return GuardCredentials(permissions, lambda roles: self.credentials(principal, community_roles | roles))
 
     def _cached(self, principal: Principal, community_roles: frozenset[str]) -> Matcher:
-        level1 = self._by_roles.get(principal.roles)
-        if level1 is None:
-            level1 = _store(self._by_roles, principal.roles, {})
-        level2 = level1.get(community_roles)
-        if level2 is None:
-            level2 = _store(level1, community_roles, {})
-        level3 = level2.get(principal.permissions)
-        if level3 is None:
-            level3 = _store(level2, principal.permissions, {})
-        found = level3.get(principal.permission_limit)
+        key = (principal.roles, community_roles, principal.permissions, principal.permission_limit)
+        found = self._by_roles.get(key)
         if found is None:
             compiled = self.compile(
                 principal.roles | community_roles, principal.permissions, principal.permission_limit
             )
-            found = _store(level3, principal.permission_limit, compiled)
+            found = self._by_roles.put(key, compiled)
         return found
-
-
-def _store(cache: dict[K, V], key: K, value: V) -> V:
-    if len(cache) < CACHE_LIMIT:
-        cache[key] = value
-    return value
 
 
 def request_matcher(scope: Scope) -> Matcher | None:

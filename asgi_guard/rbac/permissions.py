@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+from asgi_guard._memo import Memo
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.principal import GuardCredentials, PermissionSet
 
@@ -80,7 +81,7 @@ class Matcher:
     def __init__(self, granted: frozenset[str]) -> None:
         self.granted = granted
         self._wild = _wild(granted)
-        self._memo: dict[str, bool] = {}
+        self._memo: Memo[str, bool] = Memo(_MEMO_LIMIT)
         self.permissions = PermissionSet(granted, check=self)
 
     def credentials(self) -> GuardCredentials:
@@ -92,8 +93,7 @@ class Matcher:
         decision = self._memo.get(permission)
         if decision is None:
             decision = covered(self.granted, self._wild, permission)
-            if len(self._memo) < _MEMO_LIMIT:
-                self._memo[permission] = decision
+            self._memo.put(permission, decision)
         return decision
 
     def allows(self, permissions: tuple[str, ...], any_of: bool = False) -> bool:
