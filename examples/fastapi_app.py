@@ -86,8 +86,8 @@ def build(secret: str) -> FastAPI:
 
 
 def __getattr__(name: str) -> FastAPI:
-    # `uvicorn examples.fastapi_app:app` asks for `app`: built from the environment on first use, or a clear
-    # stop at start-up when the secret is missing (importing the module for `build` needs no secret).
+    # `uvicorn --no-proxy-headers examples.fastapi_app:app` asks for `app`: built from the environment on first
+    # use, or a clear stop at start-up when the secret is missing (importing the module for `build` needs no secret).
     if name != "app":
         raise AttributeError(name)
     app = globals()["app"] = build(secret_from_env("examples.fastapi_app"))

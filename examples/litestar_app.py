@@ -44,8 +44,8 @@ def build(secret: str) -> Litestar:
 
 
 def __getattr__(name: str) -> Litestar:
-    # `uvicorn examples.litestar_app:app` asks for `app`: built from the environment on first use, or a clear
-    # stop at start-up when the secret is missing (importing the module for `build` needs no secret).
+    # `uvicorn --no-proxy-headers examples.litestar_app:app` asks for `app`: built from the environment on first
+    # use, or a clear stop at start-up when the secret is missing (importing the module for `build` needs no secret).
     if name != "app":
         raise AttributeError(name)
     app = globals()["app"] = build(secret_from_env("examples.litestar_app"))

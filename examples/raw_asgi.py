@@ -52,8 +52,8 @@ def build(secret: str) -> object:
 
 
 def __getattr__(name: str) -> object:
-    # `uvicorn examples.raw_asgi:app` asks for `app`: built from the environment on first use, or a clear
-    # stop at start-up when the secret is missing (importing the module for `build` needs no secret).
+    # `uvicorn --no-proxy-headers examples.raw_asgi:app` asks for `app`: built from the environment on first
+    # use, or a clear stop at start-up when the secret is missing (importing the module for `build` needs no secret).
     if name != "app":
         raise AttributeError(name)
     app = globals()["app"] = build(secret_from_env("examples.raw_asgi"))

@@ -206,7 +206,7 @@ class RedisRateLimitBackend:
             await self._forget_idle()
             return await self._evalsha(args)
 
-    async def _evalsha(self, args: list[str | bytes | int]) -> Any:
+    async def _evalsha(self, args: list[bytes]) -> Any:
         try:
             return await self._client.evalsha(SCRIPT_SHA, *args)  # type: ignore[arg-type]
         except NoScriptError:
@@ -302,6 +302,16 @@ class RedisRateLimitBackend:
 
 
 def _resolve(request: _Request, replies: Sequence[Any], refunds: list[ScriptCall]) -> None:
+    if len(replies) == 1:  # one slot (always, on a standalone server): nothing to refund
+        if request.future.done():
+            return
+        reply = replies[0]
+        if isinstance(reply, Exception):
+            request.future.set_exception(reply)
+        else:
+            ok, now_us, single = parse_reply(reply, len(request.checks))
+            request.future.set_result(Outcome(ok, now_us, tuple(single)))
+        return
     states: list[State | None] = [None] * len(request.checks)
     allowed = True
     failure: Exception | None = None

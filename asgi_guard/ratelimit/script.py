@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SCRIPT: Final = files("asgi_guard.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
 SCRIPT_SHA: Final = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
+_MODES: Final = {"c": b"c", "r": b"r"}
 _params: dict[tuple[int, int, int, bool], tuple[bytes, ...]] = {}  # a handful of distinct limits in practice
 
 
@@ -40,11 +41,12 @@ class ScriptCall(NamedTuple):
     checks: tuple[Check, ...]
     indices: tuple[int, ...]
 
-    def arguments(self, mode: str) -> list[str | bytes | int]:
-        """``numkeys, *keys, mode, *params``: what follows the script (or its SHA) in ``EVAL(SHA)``."""
-        args: list[str | bytes | int] = [len(self.checks)]
-        args += [check.key for check in self.checks]
-        args.append(mode)
+    def arguments(self, mode: str) -> list[bytes]:
+        """``numkeys, *keys, mode, *params``: what follows the script (or its SHA) in ``EVAL(SHA)``,
+        as bytes (redis-py passes bytes through as they are, so nothing is encoded twice)."""
+        args = [b"%d" % len(self.checks)]
+        args += [check.key.encode() for check in self.checks]
+        args.append(_MODES[mode])
         for check in self.checks:
             args += _encoded_params(check)
         return args

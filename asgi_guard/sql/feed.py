@@ -90,7 +90,10 @@ class LocalFeed:
     async def start(self, timeout: float = 2.0) -> None:
         if not self._started:
             for subscriber in self._subscribers:
-                await subscriber.resync()
+                try:
+                    await subscriber.resync()
+                except Exception as exc:  # the subscriber stays unsynced and answers from the database
+                    _log.warning("SQL store not loaded (%s); it falls back to lookups", type(exc).__name__)
             self._started = True
 
     async def aclose(self) -> None:

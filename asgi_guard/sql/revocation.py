@@ -96,11 +96,15 @@ class SQLRevocationStore:
     async def is_revoked(self, token_ids: Iterable[str]) -> bool:
         if not self._started:
             await self.start()
+        live = self._synced and self._db.feed.healthy
+        revoked = self._revoked
+        if live and not len(revoked):  # the common case, asked on every request: nothing to look up
+            return False
         hashes = [id_hash(token_id) for token_id in token_ids]
         now = self._clock.time()
-        if len(self._revoked) and any(self._revoked.get(digest, now) is not None for digest in hashes):
+        if any(revoked.get(digest, now) is not None for digest in hashes):
             return True
-        if self._synced and self._db.feed.healthy:
+        if live:
             return False
         if self.on_feed_loss == "deny":
             raise RevocationUnavailable("revocation feed lost")

@@ -44,3 +44,15 @@ async def test_both_refuse_a_stale_timestamp() -> None:
         stripe.WebhookSignature.verify_header(BODY.decode(), header, SECRET, tolerance=300)
     status, _ = await deliver(Stripe(secrets=[SECRET]), {"Stripe-Signature": header}, BODY)
     assert status == 401
+
+
+async def test_future_timestamp_disagreement() -> None:
+    """Disagreement: stripe-python only refuses timestamps older than the tolerance, so a header dated
+    ten minutes ahead passes it; we refuse it too. Stripe's docs describe the tolerance as the
+    difference between the timestamp and the current time (https://docs.stripe.com/webhooks#replay-attacks);
+    refusing both directions follows them and keeps a future-dated capture from outliving the window."""
+    ahead = int(time.time()) + 600
+    header = stripe.WebhookSignature.generate_signature_header(BODY.decode(), SECRET, timestamp=ahead)
+    assert stripe.WebhookSignature.verify_header(BODY.decode(), header, SECRET, tolerance=300)
+    status, app = await deliver(Stripe(secrets=[SECRET]), {"Stripe-Signature": header}, BODY)
+    assert (status, app.bodies) == (401, [])

@@ -59,6 +59,9 @@ async def test_two_instances_racing_share_one_pair(sql_db: SQLDatabase) -> None:
     other_db = SQLDatabase(sql_db.url)
     first, second = SQLRevocationStore(sql_db, clock=clock), SQLRevocationStore(other_db, clock=clock)
     try:
+        for store in (first, second):  # both mirrors live: the race is on the claims, not on fallback lookups
+            await store.start(timeout=15)
+            assert store.healthy
         one, two = service(first, clock), service(second, clock)
         pair = one.issue_pair("u1")
         results = await asyncio.gather(
