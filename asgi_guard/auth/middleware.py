@@ -103,9 +103,12 @@ class AuthenticationMiddleware:
         return self._tracker
 
     async def startup(self) -> None:
-        """Start background work: the revocation feed and the last-used flusher."""
+        """Start background work: the revocation feed, a key store's own feed (SQL), the last-used flusher."""
         if self.config.jwt is not None:
             await self.config.jwt.revocation.start()
+        start_keys = getattr(self.config.api_key.store, "start", None) if self.config.api_key is not None else None
+        if callable(start_keys):
+            await start_keys()
         if self._tracker is not None:
             await self._tracker.start()
 

@@ -26,7 +26,7 @@ from asgi_guard.oauth.flow import FlowCookies, FlowState, random_token
 from asgi_guard.oauth.idtoken import JWKSCache
 from asgi_guard.oauth.next_url import safe_next
 from asgi_guard.sessions import clear_session, read_cookie, refresh_session, set_session
-from asgi_guard.webhooks.replay import MemoryReplayStore
+from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -46,8 +46,8 @@ class OAuthApp:
     Refusals (``LoginErrorCode``): ``unknown_provider`` 404; ``invalid_state`` 400 (missing,
     forged, expired, mismatched or replayed state); ``access_denied`` 403 (declined at the
     provider); ``login_refused`` 403 (the login hook said no); ``provider_error`` 502 (bad code,
-    invalid id_token, garbage); ``provider_unavailable`` 503 (timeout, 5xx); ``invalid_session``
-    401 on ``/refresh`` and ``/logout``.
+    invalid id_token, garbage); ``provider_unavailable`` 503 (timeout, 5xx); ``service_unavailable``
+    503 (our state or token store is down); ``invalid_session`` 401 on ``/refresh`` and ``/logout``.
     """
 
     def __init__(self, config: OAuthConfig) -> None:
@@ -165,7 +165,11 @@ class OAuthApp:
         if not hmac.compare_digest(flow.state, state) or flow.provider != provider:
             raise LoginError(LoginErrorCode.INVALID_STATE, "state_mismatch")
         key = b"oauth-state:" + hashlib.sha256(state.encode()).digest()
-        if not await self.used_states.remember(key, self.flows.max_age):
+        try:
+            first_use = await self.used_states.remember(key, self.flows.max_age)
+        except ReplayStoreUnavailable as exc:  # cannot tell a replay from a first use: fail closed
+            raise LoginError(LoginErrorCode.SERVICE_UNAVAILABLE, f"state_store_unavailable:{exc}") from exc
+        if not first_use:
             raise LoginError(LoginErrorCode.INVALID_STATE, "state_replayed")
         return flow
 
@@ -180,7 +184,10 @@ class OAuthApp:
         if user is None:
             raise LoginError(LoginErrorCode.LOGIN_REFUSED, "hook_refused")
         if self.provider_tokens is not None:
-            await self.provider_tokens.store_tokens(user.id, provider, tokens, provider_user_id=identity.subject)
+            try:
+                await self.provider_tokens.store_tokens(user.id, provider, tokens, provider_user_id=identity.subject)
+            except Exception as exc:  # the token store (Redis, SQL) failed: no session without the tokens
+                raise LoginError(LoginErrorCode.SERVICE_UNAVAILABLE, f"token_store:{type(exc).__name__}") from exc
         pair = self.config.tokens.issue_pair(
             user.id, username=user.username, email=user.email, roles=user.roles, communities=user.communities
         )

@@ -17,6 +17,7 @@ class LoginErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     INVALID_SESSION = "invalid_session"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 LOGIN_STATUS: Final[dict[LoginErrorCode, int]] = {
@@ -28,6 +29,7 @@ LOGIN_STATUS: Final[dict[LoginErrorCode, int]] = {
     LoginErrorCode.PROVIDER_UNAVAILABLE: 503,
     LoginErrorCode.INVALID_SESSION: 401,
     LoginErrorCode.METHOD_NOT_ALLOWED: 405,
+    LoginErrorCode.SERVICE_UNAVAILABLE: 503,
 }
 
 LOGIN_DETAIL: Final[dict[LoginErrorCode, str]] = {
@@ -39,6 +41,7 @@ LOGIN_DETAIL: Final[dict[LoginErrorCode, str]] = {
     LoginErrorCode.PROVIDER_UNAVAILABLE: "The login provider cannot be reached right now. Please try again later.",
     LoginErrorCode.INVALID_SESSION: "The session is not valid. Please log in again.",
     LoginErrorCode.METHOD_NOT_ALLOWED: "This method is not allowed here.",
+    LoginErrorCode.SERVICE_UNAVAILABLE: "The login is temporarily unavailable. Please try again later.",
 }
 
 

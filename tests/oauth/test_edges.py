@@ -10,6 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.oauth import (
@@ -279,3 +281,27 @@ async def test_redis_lock_busy_and_config(redis_client: aioredis.Redis) -> None:
     store = RedisProviderTokenStore(redis_client, RING, default_ttl=50)
     await store.put(msgspec.structs.replace(_token("x"), expires_at=None))
     assert 40 <= await redis_client.ttl(store._key("u", "x")) <= 50
+
+
+async def test_our_own_backends_down_fail_closed() -> None:
+    """The used-state store or the provider-token store unreachable: 503 service_unavailable, no session."""
+    from asgi_guard.oauth import ProviderTokens as Tokens
+    from asgi_guard.webhooks import RedisReplayStore
+    from tests.oauth.conftest import build_stack
+    from tests.servers import UvicornThread
+
+    dead = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))  # no retries: fail fast
+    cases = {
+        "state_store_unavailable": {"used_states": RedisReplayStore(dead, timeout=0.5)},
+        "token_store:": {"provider_tokens": Tokens(RedisProviderTokenStore(dead, RING))},
+    }
+    for reason, options in cases.items():
+        port = free_port()
+        stack, app = build_stack(port, **options)
+        with UvicornThread(app, port=port):
+            async with stack.client() as client:
+                response = await stack.login(client, "discord")
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "service_unavailable"
+        assert stack.events_of("login_failure")[0].reason.startswith(reason)
+    await dead.aclose()

@@ -12,6 +12,8 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from asgi_guard.oauth import (
     CompositeProviderTokenStore,
@@ -185,7 +187,7 @@ async def test_lock_backend_down_fails_closed(stack: Stack) -> None:
     """When the shared lock cannot be taken (Redis unreachable), no refresh happens: lock_unavailable."""
     await _login(stack)
     await _expire_soon(stack.provider_tokens.store, USER, "discord")
-    dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    dead = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))  # no retries: fail fast
     manager = ProviderTokens(stack.provider_tokens.store, lock=RedisRefreshLock(dead))
     manager.attach(stack.app.clients)
     before = stack.idps["discord"].refreshes

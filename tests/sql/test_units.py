@@ -147,3 +147,27 @@ async def test_an_unloadable_sqlite_mirror_never_gives_a_500(sqlite_url: str) ->
         assert not store.healthy
     finally:
         await db.aclose()
+
+
+async def test_lifespan_startup_starts_the_key_stores_feed(pg_db: SQLDatabase) -> None:
+    """The auth layer starts an SQL key store's feed at startup, not on the first request."""
+    from starlette.applications import Starlette
+
+    from asgi_guard.auth.config import APIKeyAuth, AuthConfig
+    from asgi_guard.compose import guard
+
+    app = guard(Starlette(), AuthConfig(api_key=APIKeyAuth(store=SQLAPIKeyStore(pg_db), last_used_interval=0)))
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        if len(sent) == 1:
+            assert pg_db.feed.healthy  # started before the app reported startup complete
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    assert not pg_db.feed.healthy
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)  # type: ignore[arg-type]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
