@@ -299,27 +299,6 @@ def test_keys_store_errors(
     assert "API key (shown once" not in captured.out  # a key that could not be stored is never shown
 
 
-def test_keys_created_by_the_cli_survive_a_new_process(tmp_path: Any) -> None:
-    """A key made with `keys new --store sqlite:///...` is found by a later process."""
-    url = f"sqlite:///{tmp_path / 'persist.db'}"
-    made = subprocess.run(
-        [sys.executable, "-m", "asgi_guard", "keys", "new", "--store", url, "--owner", "svc"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    key = made.stdout.splitlines()[0].rsplit(" ", 1)[1]
-    listed = subprocess.run(
-        [sys.executable, "-m", "asgi_guard", "keys", "list", "--store", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert hash_api_key(key) in listed.stdout
-
-
 def test_admin_url_is_reachable() -> None:
     """The suite's PostgreSQL answers (a failure here means the server is down: the suite fails, never skips)."""
 

@@ -13,60 +13,18 @@ from hypothesis import strategies as st
 from asgi_guard.errors import GuardError
 from asgi_guard.testing import FakeClock, call, make_scope
 from asgi_guard.webhooks import (
-    DiscordInteractions,
-    GenericHMAC,
-    GitHub,
-    Slack,
-    StandardWebhooks,
-    Stripe,
-    TimestampedHMAC,
-    TwitchEventSub,
     Verifier,
     WebhookConfig,
     WebhookMiddleware,
-    discord_public_key,
-    sign_discord,
-    sign_generic,
-    sign_github,
-    sign_slack,
-    sign_standard,
-    sign_stripe,
-    sign_timestamped,
-    sign_twitch,
 )
 from asgi_guard.webhooks._base import header, unhex, unix_seconds
 from asgi_guard.webhooks.standard import parse_signatures
 from asgi_guard.webhooks.stripe import parse_stripe_header
 from asgi_guard.webhooks.twitch import parse_rfc3339
 from tests.webhooks.helpers import NOW, RecordingApp
+from tests.webhooks.schemes import SCHEMES
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SECRET = "fuzz-secret-0123456789"
-SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-DISCORD_PRIVATE = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
-STAMP = int(NOW)
-RFC_STAMP = "2023-11-14T22:13:20.5Z"
-
-# (verifier, a signer producing a valid header dict for a body)
-SCHEMES: dict[str, tuple[Verifier, Any]] = {
-    "generic": (GenericHMAC(secrets=[SECRET]), lambda body: sign_generic(SECRET, body)),
-    "timestamped": (TimestampedHMAC(secrets=[SECRET]), lambda body: sign_timestamped(SECRET, body, STAMP)),
-    "twitch": (
-        TwitchEventSub(secrets=[SECRET]),
-        lambda body: sign_twitch(SECRET, body, message_id="m-1", timestamp=RFC_STAMP),
-    ),
-    "discord": (
-        DiscordInteractions(public_keys=[discord_public_key(DISCORD_PRIVATE)]),
-        lambda body: sign_discord(DISCORD_PRIVATE, body, STAMP),
-    ),
-    "slack": (Slack(secrets=[SECRET]), lambda body: sign_slack(SECRET, body, STAMP)),
-    "github": (GitHub(secrets=[SECRET]), lambda body: sign_github(SECRET, body, delivery="d-1")),
-    "stripe": (Stripe(secrets=[SECRET]), lambda body: sign_stripe(SECRET, body, STAMP)),
-    "standard": (
-        StandardWebhooks(secrets=[SW_SECRET]),
-        lambda body: sign_standard(SW_SECRET, body, message_id="msg_1", timestamp=STAMP),
-    ),
-}
 HEADER_NAMES = sorted({name.lower() for _, sign in SCHEMES.values() for name in sign(b"")} | {"content-length"})
 REFUSALS = {400, 401, 409, 413}
 HEX_SIGNATURES = {

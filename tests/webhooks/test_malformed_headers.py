@@ -9,7 +9,6 @@ otherwise. Never a 400, never a 500, and never the app.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -18,63 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asgi_guard.testing import FakeClock, call, make_scope
-from asgi_guard.webhooks import (
-    DiscordInteractions,
-    GenericHMAC,
-    GitHub,
-    Slack,
-    StandardWebhooks,
-    Stripe,
-    TimestampedHMAC,
-    TwitchEventSub,
-    Verifier,
-    WebhookConfig,
-    WebhookMiddleware,
-    discord_public_key,
-    sign_discord,
-    sign_generic,
-    sign_github,
-    sign_slack,
-    sign_standard,
-    sign_stripe,
-    sign_timestamped,
-    sign_twitch,
-)
+from asgi_guard.webhooks import WebhookConfig, WebhookMiddleware
 from tests.webhooks.helpers import NOW, RecordingApp
+from tests.webhooks.schemes import SCHEMES
 
-SECRET = "malformed-secret-0123456789"
-SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-DISCORD_PRIVATE = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
-STAMP = int(NOW)
 BODY = b'{"type":2,"event":"x"}'
-
-
-def _svix(body: bytes) -> dict[str, str]:
-    signed = sign_standard(SW_SECRET, body, message_id="msg_1", timestamp=STAMP)
-    return {name.replace("webhook-", "svix-"): value for name, value in signed.items()}
-
-
-# scheme -> (verifier, signer); every header the signer writes is signature-related except UNSIGNED.
-SCHEMES: dict[str, tuple[Verifier, Callable[[bytes], dict[str, str]]]] = {
-    "generic": (GenericHMAC(secrets=[SECRET]), lambda body: sign_generic(SECRET, body)),
-    "timestamped": (TimestampedHMAC(secrets=[SECRET]), lambda body: sign_timestamped(SECRET, body, STAMP)),
-    "twitch": (
-        TwitchEventSub(secrets=[SECRET]),
-        lambda body: sign_twitch(SECRET, body, message_id="m-1", timestamp="2023-11-14T22:13:20Z"),
-    ),
-    "discord": (
-        DiscordInteractions(public_keys=[discord_public_key(DISCORD_PRIVATE)]),
-        lambda body: sign_discord(DISCORD_PRIVATE, body, STAMP),
-    ),
-    "slack": (Slack(secrets=[SECRET]), lambda body: sign_slack(SECRET, body, STAMP)),
-    "github": (GitHub(secrets=[SECRET]), lambda body: sign_github(SECRET, body, delivery="d-1")),
-    "stripe": (Stripe(secrets=[SECRET]), lambda body: sign_stripe(SECRET, body, STAMP)),
-    "standard": (
-        StandardWebhooks(secrets=[SW_SECRET]),
-        lambda body: sign_standard(SW_SECRET, body, message_id="msg_1", timestamp=STAMP),
-    ),
-    "svix": (StandardWebhooks(secrets=[SW_SECRET]), _svix),
-}
 UNSIGNED = {"twitch-eventsub-message-type"}  # an unknown type is the app's to handle (test_unsigned_headers)
 FREE_FORM = {"x-github-delivery"}  # unsigned by GitHub: any well-formed id is as good as the original
 
