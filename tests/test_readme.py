@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -36,3 +39,38 @@ async def test_readme_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert allowed.json() == {"by": "m1"}
     assert refused.status_code == 403
     assert "x-ratelimit-limit" in refused.headers
+
+
+def _readme_app() -> object:
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README, on purpose
+    return namespace["app"]
+
+
+def _token_recipe() -> list[str]:
+    """The README's `token issue` line, as written, minus the `ASGI_GUARD_JWT_SECRET=...` the harness sets."""
+    lines = [line for line in README.read_text().splitlines() if " token issue " in line and "python -m" in line]
+    assert len(lines) == 1, lines
+    words = shlex.split(lines[0])
+    assert words[0] == "ASGI_GUARD_JWT_SECRET=..."
+    assert words[1:3] == ["python", "-m"]
+    return [sys.executable, *words[2:]]
+
+
+async def test_readme_token_recipe_is_accepted_by_the_readme_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's CLI token recipe, run as written, makes a token its own example app accepts (2xx)."""
+    monkeypatch.setenv("ASGI_GUARD_JWT_SECRET", SECRET)
+    app = _readme_app()
+    command = _token_recipe()
+    env = {"ASGI_GUARD_JWT_SECRET": SECRET, "PATH": "", "PYTHONPATH": str(README.parent)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post(
+            "/communities/5/moderation", headers={"Authorization": f"Bearer {token}", "X-Community-ID": "5"}
+        )
+    assert 200 <= response.status_code < 300, response.text
+    assert response.json() == {"by": "mod-1"}
