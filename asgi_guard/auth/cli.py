@@ -1,28 +1,34 @@
-"""Command-line tools: ``keys new`` prints a new API key once plus the record to store (and stores it
-with ``--store URL``); ``keys add``/``revoke``/``list`` manage records in a store (``redis://``,
-``sqlite:///file.db``, ``postgresql://...``); ``token issue`` signs an access token with the secret
-from an environment variable (never argv, which other local users can read from the process table)."""
+"""What ``asgi-guard keys ...`` and ``token issue`` do (the grammar and help are in :mod:`asgi_guard.cli`).
+
+``keys new`` prints a new API key once plus the record to store (and stores it with ``--store URL``);
+``keys add``/``revoke``/``list`` manage records in a store (``redis://``, ``sqlite:///file.db``,
+``postgresql://...``); ``token issue`` signs an access token with the secret from an environment
+variable (never argv, which other local users can read from the process table). Roles must be ones the
+package defines or ones named with ``--extra-roles``; permissions must be well-formed.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
 from asgi_guard.auth.api_keys import KEY_ROLES, APIKeyRecord, create_api_key, hash_api_key
 from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.auth.revocation import MemoryRevocationStore
-from asgi_guard.auth.tokens import MAX_ACCESS_TTL, MIN_ACCESS_TTL, TokenService
+from asgi_guard.auth.tokens import TokenService
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.rbac.permissions import is_permission
+from asgi_guard.rbac.roles import DEFAULT_ROLES
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from typing import TextIO
 
@@ -96,30 +102,43 @@ def _store_action(url: str | None, action: Callable[[ListableAPIKeyStore], Await
         return 1
 
 
-def _add_store(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        metavar="URL",
-        default=None,
-        help=f"redis://..., sqlite:///file.db or postgresql://... (default ${STORE_ENV})",
-    )
+KNOWN_ROLES: Final = frozenset({role.name for role in DEFAULT_ROLES.roles} | set(KEY_ROLES))
+"""The roles the package defines: those of ``DEFAULT_ROLES`` plus the API-key roles."""
 
 
-def keys_new(argv: list[str], out: TextIO | None = None) -> int:
-    """``keys new [--prefix wa] [--name N] [--owner ID] [--role R] [--permissions P ...]
-    [--communities C ...] [--expires-in SECONDS] [--store URL]``: print the key once, then its JSON
-    record; with ``--store`` the record is also stored."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard keys new", description=keys_new.__doc__)
-    _add_store(parser)
-    parser.add_argument("--prefix", default="wa")
-    parser.add_argument("--name", default="")
-    parser.add_argument("--owner", default="service")
-    parser.add_argument("--role", default="user", help=f"usually one of {', '.join(KEY_ROLES)}")
-    parser.add_argument("--permissions", nargs="*", default=[])
-    parser.add_argument("--communities", nargs="*", default=[])
-    parser.add_argument("--expires-in", type=float, default=None, help="seconds until the key expires")
-    args = parser.parse_args(argv)
+def _check_grants(roles: Sequence[str], permissions: Sequence[str], extra_roles: Sequence[str]) -> str | None:
+    """Why ``roles``/``permissions`` are refused (an unknown role, a malformed permission), or None."""
+    known = KNOWN_ROLES | set(_split(extra_roles))
+    for role in roles:
+        if role not in known:
+            return (
+                f"unknown role {role!r}: known roles are {', '.join(sorted(known))} "
+                "(name your application's own roles with --extra-roles)"
+            )
+    for permission in permissions:
+        if not is_permission(permission):
+            return f"malformed permission {permission!r}: expected resource:action, resource:* or *"
+    return None
+
+
+def _refuse(reason: str) -> int:
+    print(f"error: {reason}", file=sys.stderr)
+    return 2
+
+
+_LOAD_HINT: Final = (
+    "To load the record into a store: asgi-guard keys add --store URL 'RECORD' (or on stdin), with URL\n"
+    "redis://..., sqlite:///file.db or postgresql://...; or make the key with --store URL. The in-memory\n"
+    "store cannot be loaded from outside its process: pass the record to MemoryAPIKeyStore([...]) in your app."
+)
+
+
+def keys_new(args: argparse.Namespace, out: TextIO) -> int:
+    """``keys new``: print the key once, then its JSON record; with ``--store`` the record is also stored."""
+    permissions = _split(args.permissions)
+    refused = _check_grants([args.role], permissions, args.extra_roles)
+    if refused:
+        return _refuse(refused)
     try:
         key = create_api_key(args.prefix)
         now = SYSTEM_CLOCK.time()
@@ -127,16 +146,16 @@ def keys_new(argv: list[str], out: TextIO | None = None) -> int:
             key_hash=hash_api_key(key),
             name=args.name,
             owner_id=args.owner,
-            permissions=frozenset(_split(args.permissions)),
+            permissions=frozenset(permissions),
             role=args.role,
             communities={community: frozenset() for community in _split(args.communities)},
             created_at=now,
             expires_at=None if args.expires_in is None else now + args.expires_in,
         )
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.store or os.environ.get(STORE_ENV):
+        return _refuse(str(exc))
+    stored = bool(args.store or os.environ.get(STORE_ENV))
+    if stored:
 
         async def put(store: ListableAPIKeyStore) -> int:
             await store.put(record)
@@ -145,93 +164,67 @@ def keys_new(argv: list[str], out: TextIO | None = None) -> int:
         done = _store_action(args.store, put)
         if done:
             return done
-    print(f"API key (shown once, store it now): {key}", file=stream)
-    print(msgspec.json.encode(record, order="sorted").decode(), file=stream)
+    print(f"API key (shown once, store it now): {key}", file=out)
+    print(msgspec.json.encode(record, order="sorted").decode(), file=out)
+    print("The record is stored." if stored else _LOAD_HINT, file=sys.stderr)
     return 0
 
 
-def keys_add(argv: list[str], out: TextIO | None = None) -> int:
-    """``keys add --store URL [RECORD_JSON]``: store a record printed by ``keys new`` (read from
-    stdin when not given); the record holds the key's hash, never the key."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard keys add", description=keys_add.__doc__)
-    _add_store(parser)
-    parser.add_argument("record", nargs="?", default=None, help="the JSON record (default: read stdin)")
-    args = parser.parse_args(argv)
+def keys_add(args: argparse.Namespace, out: TextIO) -> int:
+    """``keys add``: store a record printed by ``keys new`` (from the argument or stdin)."""
     text = args.record if args.record is not None else sys.stdin.read()
     try:
         record = msgspec.json.decode(text.strip(), type=APIKeyRecord)
     except (msgspec.ValidationError, msgspec.DecodeError, ConfigurationError) as exc:
-        print(f"error: not an API key record ({exc})", file=sys.stderr)
-        return 2
+        return _refuse(f"not an API key record ({exc})")
+    refused = _check_grants([record.role], sorted(record.permissions), args.extra_roles)
+    if refused:
+        return _refuse(refused)
 
     async def put(store: ListableAPIKeyStore) -> int:
         await store.put(record)
-        print(f"stored {record.key_hash[:12]}", file=stream)
+        print(f"stored {record.key_hash[:12]}", file=out)
         return 0
 
     return _store_action(args.store, put)
 
 
-def keys_revoke(argv: list[str], out: TextIO | None = None) -> int:
-    """``keys revoke --store URL (KEY_HASH | --key-stdin)``: revoke a key by its SHA-256 (as ``keys
-    list`` prints it) or by the key itself read from stdin (never from the command line)."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard keys revoke", description=keys_revoke.__doc__)
-    _add_store(parser)
-    parser.add_argument("key_hash", nargs="?", default=None, help="the key's SHA-256 hex digest")
-    parser.add_argument("--key-stdin", action="store_true", help="read the API key itself from stdin")
-    args = parser.parse_args(argv)
+def keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    """``keys revoke``: by the key's SHA-256, or by the key itself read from stdin (never argv)."""
     key_hash = hash_api_key(sys.stdin.readline().strip()) if args.key_stdin else (args.key_hash or "")
     if not _HASH.fullmatch(key_hash):
-        print("error: give the key's SHA-256 hex digest, or --key-stdin", file=sys.stderr)
-        return 2
+        return _refuse("give the key's SHA-256 hex digest, or --key-stdin")
 
     async def revoke(store: ListableAPIKeyStore) -> int:
         if not await store.revoke(key_hash):
             print(f"error: no key {key_hash[:12]} in the store", file=sys.stderr)
             return 1
-        print(f"revoked {key_hash[:12]}", file=stream)
+        print(f"revoked {key_hash[:12]}", file=out)
         return 0
 
     return _store_action(args.store, revoke)
 
 
-def keys_list(argv: list[str], out: TextIO | None = None) -> int:
-    """``keys list --store URL``: one JSON record per line, oldest first (hashes, never keys)."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard keys list", description=keys_list.__doc__)
-    _add_store(parser)
-    args = parser.parse_args(argv)
+def keys_list(args: argparse.Namespace, out: TextIO) -> int:
+    """``keys list``: one JSON record per line, oldest first (hashes, never keys)."""
 
     async def show(store: ListableAPIKeyStore) -> int:
         for record in await store.list():
-            print(msgspec.json.encode(record, order="sorted").decode(), file=stream)
+            print(msgspec.json.encode(record, order="sorted").decode(), file=out)
         return 0
 
     return _store_action(args.store, show)
 
 
-def token_issue(argv: list[str], out: TextIO | None = None) -> int:
-    """``token issue --sub ID [--roles R ...] [--communities C ...] [--username U] [--ttl SECONDS]
-    [--issuer ISS] [--audience AUD]``: print a signed access token (secret from $ASGI_GUARD_JWT_SECRET)."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard token issue", description=token_issue.__doc__)
-    parser.add_argument("--sub", required=True)
-    parser.add_argument("--roles", nargs="*", default=[])
-    parser.add_argument("--communities", nargs="*", default=[])
-    parser.add_argument("--username", default="")
-    parser.add_argument("--email", default="")
-    parser.add_argument("--ttl", type=float, default=MIN_ACCESS_TTL, help=f"{MIN_ACCESS_TTL:.0f}-{MAX_ACCESS_TTL:.0f}")
-    parser.add_argument("--issuer", default=None)
-    parser.add_argument("--audience", default=None)
-    args = parser.parse_args(argv)
+def token_issue(args: argparse.Namespace, out: TextIO) -> int:
+    """``token issue``: print an access token signed with the secret from ``$ASGI_GUARD_JWT_SECRET``."""
+    roles = _split(args.roles)
+    refused = _check_grants(roles, (), args.extra_roles)
+    if refused:
+        return _refuse(refused)
     secret = os.environ.get(SECRET_ENV, "")
     if not secret:
-        print(
-            f"error: set the signing secret in ${SECRET_ENV} (it is never read from the command line)", file=sys.stderr
-        )
-        return 2
+        return _refuse(f"set the signing secret in ${SECRET_ENV} (it is never read from the command line)")
     try:
         keyring = KeyRing.single(secret, kid=os.environ.get(KID_ENV, "default"))
         service = TokenService(keyring, MemoryRevocationStore(), issuer=args.issuer, audience=args.audience)
@@ -239,22 +232,19 @@ def token_issue(argv: list[str], out: TextIO | None = None) -> int:
             args.sub,
             username=args.username,
             email=args.email,
-            roles=_split(args.roles),
+            roles=roles,
             communities=_split(args.communities),
             ttl=args.ttl,
         )
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(token, file=stream)
+        return _refuse(str(exc))
+    print(token, file=out)
     return 0
 
 
-KEY_COMMANDS: Final[dict[str, Any]] = {"new": keys_new, "add": keys_add, "revoke": keys_revoke, "list": keys_list}
-
 __all__ = (
-    "KEY_COMMANDS",
     "KID_ENV",
+    "KNOWN_ROLES",
     "SECRET_ENV",
     "STORE_ENV",
     "keys_add",

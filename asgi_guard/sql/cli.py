@@ -1,4 +1,4 @@
-"""``python -m asgi_guard db upgrade | current | grants | reseal``.
+"""What ``asgi-guard db upgrade | current | grants | reseal`` do (the grammar and help: :mod:`asgi_guard.cli`).
 
 The database URL comes from ``--url`` or ``$ASGI_GUARD_DATABASE_URL`` (prefer the variable when the
 URL carries a password: a command line is visible to other local users). Sealing keys come from
@@ -7,35 +7,23 @@ URL carries a password: a command line is visible to other local users). Sealing
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
 from typing import TYPE_CHECKING, Final
 
+from asgi_guard.cli import DATABASE_URL_ENV
 from asgi_guard.errors import ConfigurationError
-from asgi_guard.sealing import DEFAULT_ENV, SealedValueError, SealingKeyRing
+from asgi_guard.sealing import SealedValueError, SealingKeyRing
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Awaitable, Callable
     from typing import TextIO
 
     from asgi_guard.sql.database import SQLDatabase
 
-URL_ENV: Final = "ASGI_GUARD_DATABASE_URL"
-
-
-def _add_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=None,
-        help=f"postgresql://... or sqlite:///file.db (default ${URL_ENV}); TLS: ?sslmode=verify-full&sslrootcert=...",
-    )
-    parser.add_argument(
-        "--allow-plaintext",
-        action="store_true",
-        help="accept sslmode=disable/allow/prefer for a non-loopback PostgreSQL (not recommended)",
-    )
+URL_ENV: Final = DATABASE_URL_ENV
 
 
 def _run(args: argparse.Namespace, action: Callable[[SQLDatabase], Awaitable[int]]) -> int:
@@ -65,31 +53,15 @@ def _run(args: argparse.Namespace, action: Callable[[SQLDatabase], Awaitable[int
         return 1
 
 
-def db_main(argv: list[str], out: TextIO | None = None) -> int:
-    """Dispatch ``db <command>``; returns the exit code."""
-    stream = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m asgi_guard db", description="Manage asgi_guard's SQL schema.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    upgrade_parser = commands.add_parser("upgrade", help="apply the schema migrations (to the newest revision)")
-    _add_url(upgrade_parser)
-    upgrade_parser.add_argument("--revision", default="head", help="target revision (default: head)")
-    _add_url(commands.add_parser("current", help="print the database's schema revision"))
-    grants = commands.add_parser("grants", help="print least-privilege GRANT statements for PostgreSQL roles")
-    grants.add_argument("--app-role", required=True, help="role of the application: read/write on asgi_guard tables")
-    grants.add_argument("--readonly-role", default=None, help="role for reporting: SELECT only")
-    reseal = commands.add_parser("reseal", help="re-encrypt every sealed secret under the newest key")
-    _add_url(reseal)
-    reseal.add_argument(
-        "--keys-file", default=None, help=f"file of `kid:<base64>` lines (default: ${DEFAULT_ENV}); the last is newest"
-    )
-    args = parser.parse_args(argv)
-
-    if args.command == "grants":
+def run_db(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``db upgrade|current|grants|reseal`` (parsed by :mod:`asgi_guard.cli`); returns the exit code."""
+    stream = out
+    if args.db_command == "grants":
         from asgi_guard.sql.migrate import grants as grant_sql
 
         print(grant_sql(args.app_role, args.readonly_role), end="", file=stream)
         return 0
-    if args.command == "upgrade":
+    if args.db_command == "upgrade":
         from asgi_guard.sql.migrate import upgrade
 
         async def do_upgrade(db: SQLDatabase) -> int:
@@ -97,7 +69,7 @@ def db_main(argv: list[str], out: TextIO | None = None) -> int:
             return 0
 
         return _run(args, do_upgrade)
-    if args.command == "current":
+    if args.db_command == "current":
         from asgi_guard.sql.migrate import current
 
         async def do_current(db: SQLDatabase) -> int:
@@ -125,4 +97,4 @@ def db_main(argv: list[str], out: TextIO | None = None) -> int:
     return _run(args, do_reseal)
 
 
-__all__ = ("URL_ENV", "db_main")
+__all__ = ("URL_ENV", "run_db")
