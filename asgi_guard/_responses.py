@@ -9,7 +9,7 @@ scopes are closed with 1008 before ``accept``.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -17,12 +17,10 @@ from asgi_guard._memo import Memo
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import DETAIL, STATUS, ErrorCode, GuardError
 from asgi_guard.events.emit import emit
+from asgi_guard.options import ErrorFormat
 
 if TYPE_CHECKING:
     from asgi_guard.types import Scope, Send
-
-ErrorFormat = Literal["json", "problem"]
-"""``json``: ``{"error", "detail"}``; ``problem``: RFC 9457 with ``code`` as an extension member."""
 
 WS_POLICY_VIOLATION: Final = 1008
 

@@ -1,161 +1,62 @@
-"""``python -m bench``: run the benchmarks and write bench/RESULTS.md.
+"""``python -m bench``: one command for the benchmarks; each subcommand runs one module as a script.
 
-Examples::
+    python -m bench [run] [options]            # in-process + Redis counts + uvicorn/wrk; writes bench/RESULTS.md
+    python -m bench layers                     # per-layer micro-benchmarks (bench/micro/) into RESULTS.md
+    python -m bench profile NAME               # pyinstrument call tree of one registered stack
+    python -m bench profile steps              # the full stack built up one layer at a time (CPU time)
+    python -m bench profile layers [LAYER...]  # each middleware alone in front of a tiny app
+    python -m bench load [faults] [--cluster]  # uvicorn workers under load while Redis is killed/paused/restarted
+    python -m bench load burst                 # 1,000 simultaneous connections to the demo on Redis
+    python -m bench load revocation            # revocation propagation between instances
+    python -m bench compare BEFORE [AFTER]     # profile steps on two source trees, alternated
 
-    python -m bench                      # everything: in-process, Redis counts, server (~10 min)
-    python -m bench --quick              # a smoke run: short batches, 2 rounds, 1 s wrk runs
-    python -m bench --only inproc --stack floor --stack "asgi_guard full"   # name filters (substrings)
-    python -m bench --list               # the registered stacks
-
-Redis comes from a throwaway ``redis-server`` on a free loopback port (tests/redis_servers.py), never
-127.0.0.1:6379. Not part of CI: numbers from a shared machine are noise; run it on a quiet one.
+Folders: ``harness/`` (registry, workers, server driver, Redis counts, report), ``stacks/`` (baselines,
+peers, asgi_guard: every layer alone and the full stacks, measured by the same harness), ``micro/``,
+``load/``, ``profiling/``.
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
+import runpy
 import sys
-import time
 
-from bench import inproc, report, server
-from bench.peers import SIDE_DIR, side_install
-from bench.stacks import Stack, all_stacks
+COMMANDS = {
+    "run": "bench.harness.run",
+    "layers": "bench.micro.run",
+    "profile": "bench.profiling.tree",
+    "load": "bench.load.faults",
+    "compare": "bench.profiling.compare",
+}
+"""Subcommand -> the module it runs (``profile`` and ``load`` take a kind first, see :data:`KINDS`)."""
 
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="inproc,server", help="comma list of: inproc, server (default both)")
-    parser.add_argument(
-        "--stack",
-        action="append",
-        default=[],
-        help="run only stacks whose name contains this (repeatable; the bare app is always added)",
-    )
-    parser.add_argument("--repeats", type=int, default=5, help="rounds per measurement (median over rounds)")
-    parser.add_argument("--seconds", type=float, default=0.3, help="in-process batch length per stack and round")
-    parser.add_argument("--concurrency", default="1,50", help="in-process concurrency levels")
-    parser.add_argument("--duration", default="5s", help="wrk -d per stack and round")
-    parser.add_argument("--connections", type=int, default=50, help="wrk -c")
-    parser.add_argument("--threads", type=int, default=2, help="wrk -t")
-    parser.add_argument("--no-redis", action="store_true", help="skip every stack that needs Redis")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds, short batches, 1 s wrk")
-    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing RESULTS.md")
-    parser.add_argument("--list", action="store_true", help="list the stacks and exit")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.repeats, args.seconds, args.duration = 2, 0.05, "1s"
-    return args
+KINDS = {
+    "profile": {"steps": "bench.profiling.steps", "layers": "bench.profiling.layers"},
+    "load": {
+        "faults": "bench.load.faults",
+        "burst": "bench.load.burst",
+        "revocation": "bench.load.revocation",
+    },
+}
 
 
-NOT_BENCHMARKS = frozenset({"asgi_guard exact limit (redis)"})
-"""Stacks registered for the load/fault script only."""
+def resolve(argv: list[str]) -> tuple[str, str, list[str]]:
+    """``(module, program name, its arguments)`` for a command line (no subcommand: ``run``)."""
+    if not argv or argv[0].startswith("-"):
+        return COMMANDS["run"], "python -m bench", argv
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        raise SystemExit(f"python -m bench: unknown command {command!r}; one of {', '.join(COMMANDS)}")
+    kinds = KINDS.get(command, {})
+    if rest and rest[0] in kinds:
+        return kinds[rest[0]], f"python -m bench {command} {rest[0]}", rest[1:]
+    return COMMANDS[command], f"python -m bench {command}", rest
 
 
-def select(args: argparse.Namespace) -> list[Stack]:
-    wanted = [part for part in args.stack if part]
-    stacks = [
-        stack
-        for stack in all_stacks().values()
-        if (not wanted or any(part in stack.name for part in wanted))
-        and not (args.no_redis and stack.redis)
-        and stack.name not in NOT_BENCHMARKS
-    ]
-    if wanted and not any(stack.name == inproc.BASELINE for stack in stacks):
-        stacks.insert(0, all_stacks()[inproc.BASELINE])  # every ratio needs the bare app of the same run
-    return stacks
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.list:
-        for stack in all_stacks().values():
-            print(f"{stack.group:10} {'redis ' if stack.redis else '      '}{stack.name}")
-        return 0
-    stacks = select(args)
-    parts = {part.strip() for part in args.only.split(",")}
-    concurrencies = tuple(int(c) for c in args.concurrency.split(","))
-    if any(SIDE_DIR.as_posix() in stack.extra_path for stack in stacks):
-        side_install()
-
-    lines = [*report.TITLE.splitlines(), "", "## Run", "", *report.machine()]
-    if args.quick:
-        lines.append("- **smoke run (--quick)**: short batches on a possibly busy machine; the numbers are not results")
-    lines.append("")
-    redis = None
-    if any(stack.redis for stack in stacks):
-        from tests.redis_servers import RedisServer
-
-        redis = RedisServer().start()
-    redis_url = redis.url if redis is not None else None
-    started = time.monotonic()
-    inproc_results: dict[str, inproc.StackResult] = {}
-    server_results: dict[str, server.ServerResult] = {}
-    try:
-        if "inproc" in parts:
-            print(f"in-process: {len(stacks)} stacks, {args.repeats} rounds, {args.seconds}s batches")
-            inproc_results = inproc.run(
-                stacks, redis_url=redis_url, repeats=args.repeats, seconds=args.seconds, concurrencies=concurrencies
-            )
-        if "server" in parts:
-            stacks = [stack for stack in stacks if stack.server]
-            if inproc_results:  # a stack that could not be built in process will not serve either
-                stacks = [stack for stack in stacks if inproc_results[stack.name].error is None]
-            if shutil.which("wrk") is None:
-                print("server: skipped, wrk not installed (apt-get install wrk)")
-            else:
-                rounds = f"{args.repeats} rounds of wrk -d{args.duration} -c{args.connections}"
-                print(f"server: {len(stacks)} stacks, {rounds}")
-                server_results = server.run(
-                    stacks,
-                    redis_url=redis_url,
-                    repeats=args.repeats,
-                    duration=args.duration,
-                    connections=args.connections,
-                    threads=args.threads,
-                )
-    finally:
-        if redis is not None:
-            redis.stop()
-
-    lines += [f"- wall time of this run: {time.monotonic() - started:.0f} s", ""]
-    if inproc_results:
-        lines += [
-            "## In-process (µs per request, median over rounds; x bare = median of per-round ratios)",
-            "",
-            "Driven as `app(scope, receive, send)` with a fresh scope per request, one process per stack,",
-            f"uvloop, {args.repeats} rounds of ~{args.seconds}s per stack and concurrency level.",
-            "",
-            *report.inproc_table(inproc_results, concurrencies),
-            "",
-        ]
-        if any(result.redis for result in inproc_results.values()):
-            lines += ["## Redis work per request (in-process, sequential)", "", *report.redis_table(inproc_results), ""]
-        if missing := report.unavailable(inproc_results):
-            lines += ["## Not available in this run", "", *missing, ""]
-        lines += ["## Versions", "", *report.versions_table(inproc_results), ""]
-    if server_results:
-        lines += [
-            f"## Server (uvicorn httptools+uvloop, 1 worker; wrk -d{args.duration} -c{args.connections} "
-            f"-t{args.threads}, {args.repeats} rounds, round-robin)",
-            "",
-            *report.server_table(server_results),
-            "",
-        ]
-    lines += [
-        "## Targets (issue 8, from this run)",
-        "",
-        *report.targets(inproc_results, server_results, concurrencies),
-        "",
-    ]
-    text = "\n".join(lines[len(report.TITLE.splitlines()) :])
-    if args.no_write:
-        print(text)
-    else:
-        report.replace_section("bench", text)
-        print(f"wrote {report.RESULTS}")
-    return 0
+def main(argv: list[str] | None = None) -> None:
+    module, program, rest = resolve(list(sys.argv[1:] if argv is None else argv))
+    sys.argv = [program, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

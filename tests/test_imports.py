@@ -54,6 +54,14 @@ def _imports(name: str, path: Path) -> set[str]:
             visit(child)
 
     visit(ast.parse(path.read_text(encoding="utf-8")))
+    # Importing `asgi_guard.events.emit` first runs `asgi_guard/events/__init__.py`: an edge to every
+    # subpackage on the way (the root package imports everything by design and is left out).
+    for target in list(out):
+        parts = target.split(".")
+        for depth in range(2, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent in MODULES and not name.startswith(parent + ".") and name != parent:
+                out.add(parent)
     out.discard(name)
     return out
 
@@ -109,7 +117,8 @@ def test_the_analysis_sees_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
     assert "asgi_guard.events.middleware" in GRAPH["asgi_guard.compose"]
     late = _imports("late", _write_late_import())
-    assert late == {"asgi_guard.events.emit"}  # a function-local import counts, a TYPE_CHECKING one does not
+    # A function-local import counts (with the subpackage it runs), a TYPE_CHECKING one does not.
+    assert late == {"asgi_guard.events.emit", "asgi_guard.events"}
 
 
 def _write_late_import() -> Path:
@@ -147,3 +156,25 @@ def test_each_config_module_imports_first_in_a_fresh_interpreter() -> None:
     for name in configs:
         done = subprocess.run([sys.executable, "-c", script, name], capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
+
+
+def test_shared_options_are_checked_the_same_everywhere() -> None:
+    """error_format and clock are declared once (asgi_guard.options): every config refuses the same way."""
+    import pytest
+
+    from asgi_guard import EventsConfig, Limit, RateLimitConfig, RBACConfig, TenancyConfig
+    from asgi_guard.errors import ConfigurationError
+
+    for build in (
+        lambda **kw: RateLimitConfig(limits=(Limit(name="ip", rate="1/minute"),), **kw),
+        lambda **kw: TenancyConfig(routes=("/c/{community_id}",), **kw),
+        lambda **kw: RBACConfig(**kw),
+    ):
+        with pytest.raises(ConfigurationError, match=r"Expected `json` or `problem`, got 'xml'"):
+            build(error_format="xml")
+    for build in (
+        lambda **kw: RateLimitConfig(limits=(Limit(name="ip", rate="1/minute"),), **kw),
+        lambda **kw: EventsConfig(**kw),
+    ):
+        with pytest.raises(ConfigurationError, match="a Clock"):
+            build(clock=object())

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_clock, check_error_format
 from asgi_guard.ratelimit.limits import FAIL_MODES, FailMode
 from asgi_guard.ratelimit.rate import Rate
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+
     from asgi_guard.abuse.patterns import SuspiciousActivity
+    from asgi_guard.clock import Clock
+    from asgi_guard.ratelimit.failover import RateLimitBackend
 
 FailureKey = Literal["ip", "credential", "principal"]
 """``ip``: the client address; ``credential``: the SHA-256 fingerprint of the presented credential
@@ -155,7 +160,7 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stage: Literal["pre_auth", "post_auth"] = "pre_auth"
     patterns: Patterns = Patterns()
     on_suspicious: SuspiciousHook | None = None
-    backend: Any = None
+    backend: RateLimitBackend | None = None
     failures: frozenset[str] = DEFAULT_FAILURES
     failure_statuses: frozenset[int] = frozenset({401})
     credential_headers: tuple[str, ...] = ("authorization", "x-api-key")
@@ -167,9 +172,9 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     breaker_reset: float = 5.0
     trust_success_for: float = 60.0
     prefix: str = "ab"
-    error_format: Literal["json", "problem"] = "json"
-    clock: Any = None
-    meter: Any = None
+    error_format: ErrorFormat = "json"
+    clock: Clock | None = None
+    meter: Meter | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, tuple | list):
@@ -222,8 +227,8 @@ class AbuseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             )
         if not isinstance(self.prefix, str) or not self.prefix or "{" in self.prefix or "}" in self.prefix:
             raise ConfigurationError.expected("a non-empty prefix without braces", self.prefix, "AbuseConfig.prefix")
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "AbuseConfig.error_format")
+        check_error_format(self.error_format, "AbuseConfig.error_format")
+        check_clock(self.clock, "AbuseConfig.clock")
         if self.backend is not None and not callable(getattr(self.backend, "check", None)):
             raise ConfigurationError.expected("a rate-limit backend", self.backend, "AbuseConfig.backend")
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from asgi_guard._routing import Template
-from asgi_guard.auth.api_keys import PREFIX_PATTERN
+from asgi_guard.auth.api_keys import PREFIX_PATTERN, APIKeyStore
 from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_clock, check_error_format
 from asgi_guard.rbac.roles import RoleHierarchy
 from asgi_guard.sessions.cookies import SessionCookies
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from asgi_guard.auth.revocation import RevocationStore
+    from asgi_guard.clock import Clock
     from asgi_guard.principal import Principal
     from asgi_guard.types import Scope
 
@@ -34,7 +37,7 @@ class APIKeyAuth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         last_used_interval: seconds between two last-used writes for one key (0 disables tracking).
     """
 
-    store: Any
+    store: APIKeyStore
     header: str = "x-api-key"
     prefix: str = "wa"
     accept_bearer: bool = True
@@ -65,8 +68,8 @@ class JWTAuth(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         token_type: the ``type`` claim protected routes require.
     """
 
-    keyring: Any
-    revocation: Any
+    keyring: KeyRing
+    revocation: RevocationStore
     issuer: str | None
     audience: str | None
     leeway: float = 0.0
@@ -123,10 +126,10 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     exclude: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     skip_preflight: bool = True
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
     populate_scope_user: bool = True
     roles: RoleHierarchy | None = None
-    clock: Any = None
+    clock: Clock | None = None
 
     def __post_init__(self) -> None:
         if self.api_key is None and self.jwt is None and not self.authenticators:
@@ -146,8 +149,8 @@ class AuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 if not isinstance(template, str):
                     raise ConfigurationError.expected("a path template", template, f"AuthConfig.{field}[{index}]")
                 Template(template)  # raises ConfigurationError for a bad template
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("'json' or 'problem'", self.error_format, "AuthConfig.error_format")
+        check_error_format(self.error_format, "AuthConfig.error_format")
+        check_clock(self.clock, "AuthConfig.clock")
         if self.roles is not None and not isinstance(self.roles, RoleHierarchy):
             raise ConfigurationError.expected("a `RoleHierarchy`", type(self.roles).__name__, "AuthConfig.roles")
 

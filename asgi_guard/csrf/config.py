@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
 from asgi_guard.csrf.origin import normalize_origin
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_error_format
 
 _HEADER: Final = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 _FIELD: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -37,7 +38,7 @@ class CSRFConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     form_field: str = "csrf_token"
     max_form_bytes: int = 1 << 20
     require_token: bool = False
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
 
     def __post_init__(self) -> None:
         entries: object = self.secrets
@@ -62,8 +63,7 @@ class CSRFConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         size: object = self.max_form_bytes
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigurationError.expected("a size >= 1", size, "CSRFConfig.max_form_bytes")
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("'json' or 'problem'", self.error_format, "CSRFConfig.error_format")
+        check_error_format(self.error_format, "CSRFConfig.error_format")
 
     def keys(self) -> tuple[bytes, ...]:
         """The secrets as bytes."""

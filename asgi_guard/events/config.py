@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import check_clock
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from asgi_guard.clock import Clock
+    from asgi_guard.events.sinks import EventSink
 
 
 class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -28,12 +30,12 @@ class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         clock: time source for event timestamps (``None``: the system clock).
     """
 
-    sinks: tuple[Callable[[Any], None], ...] | None = None
+    sinks: tuple[EventSink, ...] | None = None
     request_id_header: str = "x-request-id"
     trust_request_id: bool = True
     request_id_pattern: str = r"^[A-Za-z0-9._:-]{1,128}$"
     log_outcome: bool = False
-    clock: Any = None
+    clock: Clock | None = None
 
     def __post_init__(self) -> None:
         if not self.request_id_header or self.request_id_header != self.request_id_header.lower():
@@ -46,6 +48,7 @@ class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ConfigurationError.expected(
                 "a valid regular expression", self.request_id_pattern, "EventsConfig.request_id_pattern"
             ) from exc
+        check_clock(self.clock, "EventsConfig.clock")
         if self.sinks is not None:
             for index, sink in enumerate(self.sinks):
                 if not callable(sink):

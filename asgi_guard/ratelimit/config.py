@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_clock, check_error_format
 from asgi_guard.ratelimit.limits import FAIL_MODES, FailMode, Limit
+
+if TYPE_CHECKING:
+    from asgi_guard.clock import Clock
+    from asgi_guard.ratelimit.failover import RateLimitBackend
 
 Stage = Literal["pre_auth", "post_auth"]
 
@@ -39,7 +44,7 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     limits: tuple[Limit, ...]
     stage: Stage = "post_auth"
-    backend: Any = None
+    backend: RateLimitBackend | None = None
     fail_mode: FailMode = "closed"
     budget: float = 0.05
     breaker_threshold: int = 3
@@ -49,9 +54,9 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     exempt_paths: tuple[str, ...] = ()
     exempt_principals: frozenset[str] = frozenset()
     exempt_ips: tuple[str, ...] = ()
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
     max_body_bytes: int = 1_048_576
-    clock: Any = None
+    clock: Clock | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, tuple | list) or not self.limits:
@@ -84,8 +89,8 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
             raise ConfigurationError.expected(
                 "a non-empty prefix without braces", self.prefix, "RateLimitConfig.prefix"
             )
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "RateLimitConfig.error_format")
+        check_error_format(self.error_format, "RateLimitConfig.error_format")
+        check_clock(self.clock, "RateLimitConfig.clock")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
             raise ConfigurationError.expected("a positive int", self.max_body_bytes, "RateLimitConfig.max_body_bytes")
         if self.backend is not None and not callable(getattr(self.backend, "check", None)):

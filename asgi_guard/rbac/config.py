@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_error_format
 from asgi_guard.rbac.policy import RoutePolicy
 from asgi_guard.rbac.roles import DEFAULT_ROLES, RoleHierarchy
 
@@ -31,7 +32,7 @@ class RBACConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     default: Literal["allow", "deny"] | None = None
     shadow: bool = False
     skip_preflight: bool = True
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
 
     def __post_init__(self) -> None:
         if not isinstance(self.roles, RoleHierarchy):
@@ -43,8 +44,7 @@ class RBACConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 )
         if self.default not in (None, "allow", "deny"):
             raise ConfigurationError.expected("`allow`, `deny` or None", self.default, "RBACConfig.default")
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "RBACConfig.error_format")
+        check_error_format(self.error_format, "RBACConfig.error_format")
 
     @property
     def denies_unlisted(self) -> bool:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
 from asgi_guard._routing import Template
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_clock, check_error_format
+
+if TYPE_CHECKING:
+    from asgi_guard.clock import Clock
+    from asgi_guard.tenancy.resolvers import MembershipResolver
 
 DEFAULT_COMMUNITY_ROLES: Final = ("community_owner", "moderator", "user")
 """The roles a membership may carry by default (the seed's per-community roles)."""
@@ -47,14 +52,14 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     header: str = "x-community-id"
     path_param: str = "community_id"
     id_pattern: str = r"[1-9][0-9]{0,18}"
-    resolver: Any = None
+    resolver: MembershipResolver | None = None
     cache_ttl: float = 60.0
     cache_size: int = 10_000
-    clock: Any = None
+    clock: Clock | None = None
     admin_roles: tuple[str, ...] = ("admin",)
     community_roles: tuple[str, ...] = DEFAULT_COMMUNITY_ROLES
     skip_preflight: bool = True
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
 
     def __post_init__(self) -> None:
         if not self.routes:
@@ -80,8 +85,8 @@ class TenancyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ConfigurationError.expected("`cache_ttl` >= 0", self.cache_ttl, "TenancyConfig.cache_ttl")
         if self.cache_size < 1:
             raise ConfigurationError.expected("`cache_size` >= 1", self.cache_size, "TenancyConfig.cache_size")
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "TenancyConfig.error_format")
+        check_error_format(self.error_format, "TenancyConfig.error_format")
+        check_clock(self.clock, "TenancyConfig.clock")
         global_only = {*GLOBAL_ONLY_ROLES, *self.admin_roles}
         for index, role in enumerate(self.community_roles):
             at = f"TenancyConfig.community_roles[{index}]"

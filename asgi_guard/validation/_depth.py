@@ -3,7 +3,7 @@
 msgspec has no depth option: a few hundred kilobytes of ``[[[[…`` make it raise ``RecursionError``
 after walking the whole stack. Counting brackets is one C call per bracket kind; only a body with
 more brackets than the limit gets the exact scan (string literals removed, then a running depth
-over the remaining brackets, all in C-level iterators). bench/bench_validation.py compares this
+over the remaining brackets, all in C-level iterators). bench/micro/validation.py compares this
 with decoding untyped and walking the result.
 """
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 
 from asgi_guard._routing import RouteTable
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import ErrorFormat, check_error_format
 from asgi_guard.validation._plan import SchemaWalker
 from asgi_guard.validation.route import CompiledRoute, RouteSchema
 
@@ -46,7 +47,7 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     accept_json_suffix: bool = True
     max_query_params: int = 100
     max_detail_chars: int = 160
-    error_format: Literal["json", "problem"] = "json"
+    error_format: ErrorFormat = "json"
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -65,8 +66,7 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ConfigurationError.expected(
                     "a lower-case media type without parameters", media, f"ValidationConfig.content_types[{index}]"
                 )
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "ValidationConfig.error_format")
+        check_error_format(self.error_format, "ValidationConfig.error_format")
         self.compile()
 
     def compile(self) -> RouteTable[CompiledRoute]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # The only characters nh3 ever changes in text that holds no markup (checked over all of Unicode
 # and by a property test): text without any of them skips the Rust call entirely. Substring tests
-# are ~20x faster than a regex character class here (bench/bench_validation.py).
+# are ~20x faster than a regex character class here (bench/micro/validation.py).
 _MARKUP_CHARS: Final = ("<", "&", ">", "\r", "\x00", "\xa0", "\ufeff")
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from asgi_guard._routing import Template
 from asgi_guard.errors import ConfigurationError
+from asgi_guard.options import check_clock, check_error_format
 from asgi_guard.webhooks._base import Verifier
 from asgi_guard.webhooks.replay import ReplayStore
 
 if TYPE_CHECKING:
     from asgi_guard._responses import ErrorFormat
+    from asgi_guard.clock import Clock
 
 DEFAULT_MAX_BODY: int = 1024 * 1024
 
@@ -31,10 +33,10 @@ class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         error_format: ``json`` or RFC 9457 ``problem`` bodies for refusals.
     """
 
-    routes: dict[str, Any]
+    routes: dict[str, Verifier]
     max_body_bytes: int = DEFAULT_MAX_BODY
-    replay_store: Any = None
-    clock: Any = None
+    replay_store: ReplayStore | None = None
+    clock: Clock | None = None
     error_format: ErrorFormat = "json"
 
     def __post_init__(self) -> None:
@@ -59,12 +61,8 @@ class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ConfigurationError.expected(
                 "a ReplayStore (remember/forget)", type(self.replay_store).__name__, "WebhookConfig.replay_store"
             )
-        if self.clock is not None and not callable(getattr(self.clock, "time", None)):
-            raise ConfigurationError.expected(
-                "a Clock (time/monotonic)", type(self.clock).__name__, "WebhookConfig.clock"
-            )
-        if self.error_format not in ("json", "problem"):
-            raise ConfigurationError.expected("`json` or `problem`", self.error_format, "WebhookConfig.error_format")
+        check_error_format(self.error_format, "WebhookConfig.error_format")
+        check_clock(self.clock, "WebhookConfig.clock")
 
 
 __all__ = ("DEFAULT_MAX_BODY", "WebhookConfig")

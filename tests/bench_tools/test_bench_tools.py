@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from bench.inproc import StackResult
-from bench.inproc import run as run_inproc
-from bench.redis_count import delta, split_sample
-from bench.report import replace_section, targets
-from bench.server import parse_wrk
-from bench.stacks import Stack, all_stacks
+from bench.harness.inproc import StackResult
+from bench.harness.inproc import run as run_inproc
+from bench.harness.redis_count import delta, split_sample
+from bench.harness.registry import Stack, all_stacks
+from bench.harness.report import replace_section, targets
+from bench.harness.server import parse_wrk
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/api/v1/profile
   2 threads and 50 connections
@@ -109,3 +110,23 @@ def test_targets_are_checked_from_the_same_run() -> None:
     assert "| c=1: full (memory) cost / bare | 1.50x | ≤ 2.0x | met |" in rows
     assert "| c=1: full (redis) cost / bare+EVALSHA floor | 1.30x | ≤ 1.15x | MISSED |" in rows
     assert "| c=1: BaseHTTPMiddleware x4 cost / full (redis) | n/a | ≥ 6.0x | n/a |" in rows
+
+
+def test_one_command_dispatches_every_subcommand() -> None:
+    """``python -m bench`` maps each subcommand (and kind) to the module it runs; no subcommand is ``run``."""
+    import importlib.util
+
+    from bench.__main__ import COMMANDS, KINDS, resolve
+
+    assert resolve([]) == ("bench.harness.run", "python -m bench", [])
+    assert resolve(["--quick"]) == ("bench.harness.run", "python -m bench", ["--quick"])
+    assert resolve(["load", "burst", "--rounds", "1"]) == (
+        "bench.load.burst",
+        "python -m bench load burst",
+        ["--rounds", "1"],
+    )
+    assert resolve(["profile", "asgi_guard full (memory)"])[0] == "bench.profiling.tree"
+    modules = [*COMMANDS.values(), *(module for kinds in KINDS.values() for module in kinds.values())]
+    assert all(importlib.util.find_spec(module) is not None for module in modules)
+    names = {path.stem for path in Path("bench").rglob("*.py")} | {path.name for path in Path("bench").iterdir()}
+    assert not names & set(sys.stdlib_module_names)  # no module (or folder) named after a stdlib one

@@ -1,6 +1,6 @@
 """One stack in its own process: built once, then measured on command.
 
-``python -m bench.worker NAME`` builds the stack (``BENCH_REDIS_URL`` in the environment), checks
+``python -m bench.harness.worker NAME`` builds the stack (``BENCH_REDIS_URL`` in the environment), checks
 that the standard request really reaches the app (status 200), then answers JSON-line commands on
 stdin: ``measure`` (``n`` requests at concurrency ``c``), ``calibrate`` and ``redis`` (commands and
 round trips per request). One process per stack keeps peers' globals (slowapi's limiter,
@@ -23,12 +23,12 @@ import time
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Any
 
-from bench.stacks import Built, StackEnv, all_stacks
+from bench.harness.registry import Built, StackEnv, all_stacks
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from bench.apps import RequestSpec
+    from bench.harness.apps import RequestSpec
 
 DISTRIBUTIONS = (
     "starlette",
@@ -188,7 +188,7 @@ async def _await(awaitable: Awaitable[None]) -> None:
 async def redis_counts(driver: Driver, env: StackEnv, n: int, sample: int) -> dict[str, Any]:
     import redis
 
-    from bench.redis_count import Monitor, delta, snapshot, split_sample
+    from bench.harness.redis_count import Monitor, delta, snapshot, split_sample
 
     assert env.redis_url is not None
     with redis.Redis.from_url(env.redis_url) as client:

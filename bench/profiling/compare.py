@@ -1,6 +1,6 @@
-"""Before/after of bench/profile_stack.py: two source trees, runs alternated, medians of the runs' medians.
+"""Before/after of bench/profiling/steps.py: two source trees, runs alternated, medians of the runs' medians.
 
-Run: ``python bench/compare_trees.py BEFORE_TREE [AFTER_TREE] [--runs N]`` (AFTER defaults to this
+Run: ``python -m bench compare BEFORE_TREE [AFTER_TREE] [--runs N]`` (AFTER defaults to this
 checkout). BEFORE_TREE is a checkout of the older commit, e.g. ``git worktree add /tmp/before c4ebac3``
 or ``mkdir /tmp/before && git archive c4ebac3 | tar -x -C /tmp/before``.
 """
@@ -19,18 +19,18 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(tree: Path) -> dict[str, float]:
-    script = tree / "bench" / "profile_stack.py"
-    if script.resolve() != (HERE / "profile_stack.py").resolve():
-        script.parent.mkdir(exist_ok=True)
-        shutil.copy(HERE / "profile_stack.py", script)  # same measurement, that tree's asgi_guard
+    script = tree / "bench" / "profiling" / "steps.py"
+    if script.resolve() != (HERE / "steps.py").resolve():
+        script.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(HERE / "steps.py", script)  # same measurement, that tree's asgi_guard
     out = subprocess.run([sys.executable, str(script), "--json", "--repeats", "5"], capture_output=True, check=True)
     return json.loads(out.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="python -m bench compare", description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path, nargs="?", default=HERE.parent)
+    parser.add_argument("after", type=Path, nargs="?", default=HERE.parents[1])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {"before": [], "after": []}

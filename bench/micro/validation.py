@@ -1,6 +1,6 @@
 """µs per validated ~1 KiB payload: the validation middleware vs a bare msgspec decode vs pydantic v2.
 
-Run: ``python bench/bench_validation.py``. All three enforce the same rules as
+Run: ``python -m bench.micro.validation``. All three enforce the same rules as
 ``asgi_guard.validation.ExecuteAction`` (patterns, lengths, unknown fields forbidden, strict types, the
 message sanitised with nh3). Also compares the two ways of capping JSON nesting depth.
 """
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import msgspec
 import nh3

@@ -1,6 +1,6 @@
-"""``python -m bench.layers``: the per-layer micro-benchmarks of each capability, into bench/RESULTS.md.
+"""``python -m bench layers``: the per-layer micro-benchmarks of each capability, into bench/RESULTS.md.
 
-Runs each ``bench/bench_<layer>.py`` in its own process (so imports and caches do not leak between
+Runs each ``bench/micro/<layer>.py`` in its own process (so imports and caches do not leak between
 them) and records what it printed under one section of RESULTS.md, with the command that produced
 it. Each script is short (seconds) and starts its own throwaway redis-server where it needs one.
 """
@@ -11,15 +11,15 @@ import subprocess
 import sys
 import time
 
-from bench import report
+from bench.harness import report
 
-SCRIPTS = ("bench_auth", "bench_rbac", "bench_ratelimit", "bench_webhooks", "bench_validation")
+SCRIPTS = ("auth", "rbac", "ratelimit", "webhooks", "validation")
 
 
 def run_script(name: str) -> str:
-    """The output of ``python -m bench.<name>`` (stderr included when it fails)."""
+    """The output of ``python -m bench.micro.<name>`` (stderr included when it fails)."""
     done = subprocess.run(
-        [sys.executable, "-m", f"bench.{name}"], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-m", f"bench.micro.{name}"], capture_output=True, text=True, timeout=600, check=False
     )
     text = done.stdout.strip()
     if done.returncode != 0:
@@ -29,14 +29,14 @@ def run_script(name: str) -> str:
 
 def main() -> int:
     parts = [
-        "## Per-layer micro-benchmarks (`python -m bench.layers`)",
+        "## Per-layer micro-benchmarks (`python -m bench layers`)",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each script's own output, in-process, µs per call.",
         "",
     ]
     for name in SCRIPTS:
-        print(f"running bench.{name}", flush=True)
-        parts += [f"### `python -m bench.{name}`", "", "```", run_script(name), "```", ""]
+        print(f"running bench.micro.{name}", flush=True)
+        parts += [f"### `python -m bench.micro.{name}`", "", "```", run_script(name), "```", ""]
     report.replace_section("layers", "\n".join(parts))
     print(f"wrote {report.RESULTS}")
     return 0

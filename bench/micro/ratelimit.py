@@ -1,6 +1,6 @@
 """Rate-limit figures on a suite-style redis-server: Redis commands per request, client µs per check.
 
-Run: ``python bench/bench_ratelimit.py`` (from the repository root). Prints one line per figure.
+Run: ``python -m bench.micro.ratelimit`` (from the repository root). Prints one line per figure.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import redis.asyncio as aioredis
 

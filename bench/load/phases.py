@@ -1,6 +1,6 @@
 """The phases of a load/fault run: the load driver, the fault script, and the checks of each phase.
 
-Used by :mod:`bench.load_faults`; kept apart so the script reads as the sequence it runs.
+Used by :mod:`bench.load.faults`; kept apart so the script reads as the sequence it runs.
 """
 
 from __future__ import annotations

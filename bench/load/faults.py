@@ -1,6 +1,6 @@
 """Load and faults: a stack under uvicorn with several workers while Redis is killed, paused, restarted.
 
-``python -m bench.load_faults`` starts its own Redis (standalone, or ``--cluster`` for a 3-master
+``python -m bench load faults`` starts its own Redis (standalone, or ``--cluster`` for a 3-master
 Cluster, faults then hit the master holding the loaded keys), serves the stack under uvicorn with
 ``--workers`` processes, drives bounded concurrent load with httpx through these phases, and
 checks each one:
@@ -31,8 +31,10 @@ from typing import Any
 
 import httpx
 
-from bench import report
-from bench.load_phases import (
+from bench.harness import report
+from bench.harness.registry import Stack, all_stacks
+from bench.harness.server import Server
+from bench.load.phases import (
     Phase,
     Verdict,
     check_phases,
@@ -42,8 +44,6 @@ from bench.load_phases import (
     request_parts,
     wait_cluster_ok,
 )
-from bench.server import Server
-from bench.stacks import Stack, all_stacks
 
 CANDIDATES = ("asgi_guard full (redis)", "asgi_guard rate limit (redis)", "asgi_guard foundation only")
 EXACT_STACK = "asgi_guard exact limit (redis)"
@@ -83,7 +83,7 @@ async def hammer(
 
 
 def exactness(stacks: dict[str, Stack], redis_url: str, args: argparse.Namespace, verdict: Verdict) -> list[str]:
-    from bench.guard_stacks import EXACT_RATE
+    from bench.stacks.guard import EXACT_RATE
 
     server = Server(stacks[EXACT_STACK], redis_url, workers=args.workers, cluster=args.cluster)
     try:
@@ -113,7 +113,7 @@ def exactness(stacks: dict[str, Stack], redis_url: str, args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load_faults", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench load faults", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default=None, help=f"stack name (default: first available of {CANDIDATES})")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
     lines += ["", "| check | ok | detail |", "|---|---|---|"]
     lines += [f"| {label} | {'yes' if ok else '**NO**'} | {detail} |" for label, ok, detail in verdict.checks]
-    command = "python -m bench.load_faults" + (" --cluster" if args.cluster else "")
-    machine = report.machine("python -m bench.load_faults")  # appends the arguments of this run itself
+    command = "python -m bench load faults" + (" --cluster" if args.cluster else "")
+    machine = report.machine("python -m bench load faults")  # appends the arguments of this run itself
     topology = "Redis Cluster" if args.cluster else "standalone Redis"
     text = "\n".join([f"## Load and faults, {topology} (`{command}`)", "", *machine, "", *lines, ""])
     if args.no_write:

@@ -1,10 +1,10 @@
 """Each middleware alone in front of a tiny ASGI app: µs per request it adds (min of repeats, CPU time).
 
-Complements profile_stack.py: no Starlette around it, the context pre-filled the way the outer layers
+Complements steps.py: no Starlette around it, the context pre-filled the way the outer layers
 leave it (principal, client ip, community), so each row is one layer's own work. In the full stack
 the same work costs roughly twice as much (a larger working set: see the report of the perf branch).
 
-Run: ``python bench/profile_layers.py [layer ...]`` (from the repository root).
+Run: ``python -m bench profile layers [layer ...]`` (from the repository root).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from asgi_guard import (
     AuthConfig,

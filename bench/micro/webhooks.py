@@ -1,6 +1,6 @@
 """µs per webhook verification through WebhookMiddleware, next to the bare primitive's cost.
 
-Run: ``python bench/bench_webhooks.py`` (from the repository root). In-process, no server: each
+Run: ``python -m bench.micro.webhooks`` (from the repository root). In-process, no server: each
 request drives ``middleware(scope, receive, send)`` with a prebuilt scope and a 1 KiB body, against
 a bare ASGI app; replay dedupe is off (plain HMAC; Discord with ``tolerance=None``) so every
 iteration verifies. Medians of several repeats.
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nacl.signing import SigningKey
 

@@ -6,7 +6,7 @@ memory store, the SQL store with its cache (SQLite, PostgreSQL) and the SQL stor
 refused by a second process on the same PostgreSQL (LISTEN/NOTIFY), over repeated trials.
 
 PostgreSQL: a throwaway database on 127.0.0.1:5432 (created and dropped here); SQLite: a temp file.
-Run: ``python -m bench.bench_sql`` from the repository root (the ``sql`` extra installed).
+Run: ``python -m bench.micro.sql`` from the repository root (the ``sql`` extra installed).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """asgi_guard's own stacks: each layer alone, the foundation, and the full stack (memory and Redis).
 
-The layer configs come from :mod:`bench.guard_layers`; a stack whose layer is not present reports
+The layer configs come from :mod:`bench.stacks.guard_layers`; a stack whose layer is not present reports
 "not available" with the reason.
 """
 
@@ -11,8 +11,9 @@ import hmac
 import time
 from typing import Any
 
-from bench.apps import RequestSpec, bare_app, default_request
-from bench.guard_layers import (
+from bench.harness.apps import RequestSpec, bare_app, default_request
+from bench.harness.registry import Built, StackEnv, StackUnavailable, async_redis, register
+from bench.stacks.guard_layers import (
     WEBHOOK_SECRET,
     api_key_auth_layer,
     client_ip_layer,
@@ -26,7 +27,6 @@ from bench.guard_layers import (
     validation_layer,
     webhook_layer,
 )
-from bench.stacks import Built, StackEnv, StackUnavailable, async_redis, register
 
 _HEAD = b'{"user_id":"twitch:12345","command":"greet","args":["a","b"],"message":"'
 PAYLOAD_1K = _HEAD + b"hello " * ((1024 - len(_HEAD) - 2) // 6) + b"x" * ((1024 - len(_HEAD) - 2) % 6) + b'"}'
@@ -189,7 +189,7 @@ async def ratelimit_deny_cache(env: StackEnv) -> Built:
 
 
 EXACT_RATE = "300/minute"
-"""The tight limit of the exactness stack (:mod:`bench.load_faults`)."""
+"""The tight limit of the exactness stack (:mod:`bench.load.faults`)."""
 
 
 @register(

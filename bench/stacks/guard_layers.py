@@ -3,7 +3,7 @@
 Written against the layer branches' public APIs (checked on a trial merge of all branches). A
 builder raises :class:`~bench.stacks.StackUnavailable` when its package is not present, so a stack
 needing it is reported as "not available". After the real merge, this is the one file to adapt if
-a layer's config changed; every stack in :mod:`bench.guard_stacks` follows.
+a layer's config changed; every stack in :mod:`bench.stacks.guard` follows.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from bench.apps import HUGE_LIMIT, JWT_KID, JWT_SECRET, PATH, USER_ID
-from bench.stacks import StackEnv, StackUnavailable, async_redis
+from bench.harness.apps import HUGE_LIMIT, JWT_KID, JWT_SECRET, PATH, USER_ID
+from bench.harness.registry import StackEnv, StackUnavailable, async_redis
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef"
 
@@ -25,7 +25,7 @@ def import_names(module: str, *names: str) -> tuple[Any, ...]:
         raise StackUnavailable(f"{module} not present yet ({exc})") from exc
     missing = [name for name in names if not hasattr(mod, name)]
     if missing:
-        raise StackUnavailable(f"{module} has no {', '.join(missing)} (adapt bench/guard_stacks.py)")
+        raise StackUnavailable(f"{module} has no {', '.join(missing)} (adapt bench/stacks/guard.py)")
     return tuple(getattr(mod, name) for name in names)
 
 

@@ -1,6 +1,6 @@
 """Revocation propagation between two store instances, on standalone Redis and on a 3-master Cluster.
 
-``python -m bench.revocation_propagation [--rounds N]`` starts its own redis-server processes
+``python -m bench load revocation [--rounds N]`` starts its own redis-server processes
 (tests/redis_servers.py), runs two :class:`~asgi_guard.auth.RedisRevocationStore` instances, each
 with its own client, revokes ``N`` ids through the first and measures, for each, the time until the
 second refuses it (its in-memory mirror, polled every 0.2 ms). It prints the median, p95 and max

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.apps import HUGE_LIMIT, PATH, bare_app
-from bench.stacks import Built, StackEnv, async_redis, register
+from bench.harness.apps import HUGE_LIMIT, PATH, bare_app
+from bench.harness.registry import Built, StackEnv, async_redis, register
 
 FLOOR_SCRIPT = """
 local n = redis.call('INCR', KEYS[1])

@@ -1,4 +1,4 @@
-"""``python -m bench.burst``: 1,000 simultaneous connections to the demo on a healthy Redis.
+"""``python -m bench load burst``: 1,000 simultaneous connections to the demo on a healthy Redis.
 
 Starts a throwaway ``redis-server`` and ``python -m asgi_guard demo --redis URL`` (real uvicorn, one
 worker), then opens ``--connections`` connections at once with httpx (one ``GET /health`` each, behind
@@ -23,12 +23,12 @@ from collections import Counter
 import httpx
 import redis
 
-from bench import report
+from bench.harness import report
 from tests.redis_servers import RedisServer, free_port
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench load burst", description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=1000, help="simultaneous connections per burst")
     parser.add_argument("--rounds", type=int, default=5, help="bursts")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
@@ -120,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
     refused = sum(result.outcomes[503] for result in rounds)
     lines = [
-        f"## Burst: {args.connections:,} simultaneous connections to the demo on Redis (`python -m bench.burst`)",
+        f"## Burst: {args.connections:,} simultaneous connections to the demo on Redis (`python -m bench load burst`)",
         "",
-        *report.machine("python -m bench.burst"),
+        *report.machine("python -m bench load burst"),
         "",
         "`python -m asgi_guard demo --redis URL` under uvicorn (one worker) against a healthy throwaway",
         f"redis-server; each round opens {args.connections:,} connections at once (httpx), one `GET {args.path}`",

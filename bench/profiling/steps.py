@@ -4,7 +4,7 @@ Adds the layers one at a time to a bare Starlette app and prints the median µs 
 stack (several repeats, interleaved, so load on the machine hits every row alike), the step each
 layer adds and the ratio to bare.
 
-Run: ``python bench/profile_stack.py`` (from the repository root). Options: ``--repeats N``,
+Run: ``python -m bench profile steps`` (from the repository root). Options: ``--repeats N``,
 ``--requests N``, ``--profile ROW`` (pyinstrument of one row, e.g. ``--profile full``),
 ``--cprofile ROW`` (cProfile, sorted by tottime), ``--json``. Times are CPU time of the process
 (``time.process_time``), less disturbed by other load on a shared machine than wall time.
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -151,10 +151,6 @@ def profiled(row: str, requests: int, use_cprofile: bool) -> None:
     app = stacks[names[-1] if row == "full" else row]
     asyncio.run(run(app, token, 1000))
     if use_cprofile:
-        # bench/ (sys.path[0] when run as a script) holds a profile.py that would shadow the stdlib
-        # module cProfile imports.
-        here = Path(__file__).resolve().parent
-        sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
         import cProfile
         import pstats
 

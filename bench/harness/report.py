@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.inproc import StackResult
-    from bench.server import ServerResult
+    from bench.harness.inproc import StackResult
+    from bench.harness.server import ServerResult
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
 TITLE = (
     "# asgi_guard benchmark results\n\n"
-    "Written by `python -m bench` and `python -m bench.load_faults`; do not edit by hand.\n"
+    "Written by `python -m bench` and `python -m bench load faults`; do not edit by hand.\n"
 )
 
 

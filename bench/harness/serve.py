@@ -1,4 +1,4 @@
-"""``uvicorn bench.serve:app`` serves the stack named by ``BENCH_STACK``.
+"""``uvicorn bench.harness.serve:app`` serves the stack named by ``BENCH_STACK``.
 
 The stack is built during lifespan startup, inside the server's own event loop (Redis clients bind to
 the loop that first uses them). The request the stack expects (its token or API key was made by the
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.stacks import Built, StackEnv, all_stacks
+from bench.harness.registry import Built, StackEnv, all_stacks
 
 
 def stack_env() -> StackEnv:

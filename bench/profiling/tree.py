@@ -1,4 +1,4 @@
-"""``python -m bench.profile NAME``: where one stack spends its time, with pyinstrument.
+"""``python -m bench profile NAME``: where one stack spends its time, with pyinstrument.
 
 Builds the named stack in this process (a throwaway Redis when it needs one), warms it up, and
 profiles ``--n`` in-process requests at ``--concurrency``, printing pyinstrument's call tree. Use it
@@ -11,8 +11,8 @@ import argparse
 import asyncio
 import sys
 
-from bench.stacks import StackEnv, all_stacks
-from bench.worker import Driver, loop_factory
+from bench.harness.registry import StackEnv, all_stacks
+from bench.harness.worker import Driver, loop_factory
 
 
 async def profile(name: str, n: int, concurrency: int, redis_url: str | None) -> str:
@@ -35,7 +35,7 @@ async def profile(name: str, n: int, concurrency: int, redis_url: str | None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench profile", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="a stack name (python -m bench --list)")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=1)

@@ -4,8 +4,8 @@
 network), the principal set directly in the context as authentication would. Reports the median
 of several runs in microseconds per request, for the first and the last of the 1,000 rules.
 
-    python -m bench.bench_rbac            # short run
-    python -m bench.bench_rbac --n 50000  # longer
+    python -m bench.micro.rbac            # short run
+    python -m bench.micro.rbac --n 50000  # longer
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A stack is an async factory ``build(env) -> Built``. Factories import what they 
 function, so a stack whose package is missing (a peer not installed, an asgi_guard layer not merged
 yet) raises :class:`StackUnavailable` (or any import/config error) and is reported as "not
 available" instead of breaking the run. The peer and asgi_guard factories live in
-:mod:`bench.peers` and :mod:`bench.guard_stacks`; importing this module registers them all.
+:mod:`bench.stacks.peers` and :mod:`bench.stacks.guard`; importing this module registers them all.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.apps import RequestSpec, default_request
+from bench.harness.apps import RequestSpec, default_request
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
@@ -112,9 +112,9 @@ def async_redis(env: StackEnv) -> Any:
 
 def all_stacks() -> dict[str, Stack]:
     """Every registered stack, in registration order (baselines, peers, asgi_guard)."""
-    import bench.baselines
-    import bench.guard_stacks
-    import bench.peers  # noqa: F401 - imported for their registrations
+    import bench.stacks.baselines
+    import bench.stacks.guard
+    import bench.stacks.peers  # noqa: F401 - imported for their registrations
 
     return STACKS
 

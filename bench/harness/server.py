@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from bench.inproc import BASELINE, ROOT
-from bench.redis_count import delta, snapshot
+from bench.harness.inproc import BASELINE, ROOT
+from bench.harness.redis_count import delta, snapshot
 
 if TYPE_CHECKING:
-    from bench.stacks import Stack
+    from bench.harness.registry import Stack
 
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -82,7 +82,7 @@ class Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.serve:app",
+            "bench.harness.serve:app",
             "--host",
             "127.0.0.1",
             "--port",

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.stacks import Stack
+    from bench.harness.registry import Stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "bare Starlette"
 
 
@@ -30,7 +30,7 @@ class WorkerError(RuntimeError):
 
 
 class Worker:
-    """The controller's handle on one ``bench.worker`` process."""
+    """The controller's handle on one ``bench.harness.worker`` process."""
 
     def __init__(self, stack: Stack, redis_url: str | None, *, cluster: bool = False) -> None:
         self.stack = stack
@@ -40,7 +40,7 @@ class Worker:
         env["BENCH_CLUSTER"] = "1" if cluster else ""
         self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker", stack.name],
+            [sys.executable, "-m", "bench.harness.worker", stack.name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,

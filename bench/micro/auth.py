@@ -5,7 +5,7 @@ store), JWT without cache, JWT cached, JWT cached + Redis revocation check (fed 
 Redis commands per request that the revocation check costs, from ``INFO commandstats`` on a
 redis-server this script starts (tests/redis_servers.RedisServer).
 
-Run: ``python -m bench.bench_auth`` from the repository root.
+Run: ``python -m bench.micro.auth`` from the repository root.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.apps import HUGE_LIMIT, JWT_SECRET, PATH, bare_app, profile
-from bench.baselines import profile_fastapi
-from bench.stacks import Built, StackEnv, StackUnavailable, async_redis, redis_url, register
+from bench.harness.apps import HUGE_LIMIT, JWT_SECRET, PATH, bare_app, profile
+from bench.harness.registry import Built, StackEnv, StackUnavailable, async_redis, redis_url, register
+from bench.stacks.baselines import profile_fastapi
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request

@@ -1,7 +1,7 @@
 """Abuse-layer figures: client µs per successful request and per failure, with and without the layer,
 on memory and on a throwaway redis-server, and Redis round trips per request.
 
-Run: ``python -m bench.bench_abuse`` (from the repository root; ``--rounds N``, ``--requests N``,
+Run: ``python -m bench.micro.abuse`` (from the repository root; ``--rounds N``, ``--requests N``,
 ``--no-write``). Rounds alternate the stacks so drift hits each alike; the figure is the median over
 rounds. Writes the ``abuse`` section of bench/RESULTS.md.
 """
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import jwt
 import redis.asyncio as aioredis
@@ -134,12 +134,12 @@ if __name__ == "__main__":
     output = asyncio.run(main(args.rounds, args.requests))
     print("\n".join(output))
     if not args.no_write:
-        from bench import report
+        from bench.harness import report
 
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         text = "\n".join(
             [
-                "## Abuse layer (`python -m bench.bench_abuse`)",
+                "## Abuse layer (`python -m bench.micro.abuse`)",
                 "",
                 f"Run {stamp}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the means carry",
                 "the scheduling tail of a shared machine; the p50s are the per-request cost).",

@@ -1,0 +1,1 @@
+"""The measuring machinery: stack registry, in-process workers, uvicorn+wrk, Redis counts, the report."""
