@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from asgi_guard.events.event import SecurityEvent
 
 SECURITY_LOGGER: Final = "asgi_guard.security"
+PROVIDER_RECHECK: Final = 1.0
+"""Seconds between two looks for a newly installed OpenTelemetry meter provider (see ``wants``)."""
 ATTRIBUTE_SETS: Final = 256
 """Counter attribute sets remembered by :class:`OpenTelemetrySink` (cleared when full)."""
 
@@ -70,14 +73,16 @@ class OpenTelemetrySink:
     """Span events on the current span plus a counter, through ``opentelemetry-api`` only.
 
     Without an SDK configured both are no-ops, and :meth:`wants` says so: no event is built for
-    this sink until a meter provider is installed or the current span records.
+    this sink until a meter provider is installed (noticed within :data:`PROVIDER_RECHECK` seconds)
+    or the current span records.
     """
 
-    __slots__ = ("_attributes", "_counter", "_metered")
+    __slots__ = ("_attributes", "_checked", "_counter", "_metered")
 
     def __init__(self, meter: metrics.Meter | None = None) -> None:
         # A meter given explicitly counts; the global one only once an SDK's provider is installed.
         self._metered = meter is not None
+        self._checked = -PROVIDER_RECHECK
         meter = meter if meter is not None else metrics.get_meter("asgi_guard")
         self._counter = meter.create_counter(
             "asgi_guard.security_events", unit="{event}", description="Security decisions by type and result"
@@ -89,7 +94,12 @@ class OpenTelemetrySink:
         """Whether a counter or a span would take the event: a meter provider is installed (the API
         alone counts nothing) or the current span is recording."""
         if not self._metered:
-            self._metered = _installed(metrics.get_meter_provider())
+            # Asking the API for its provider reads the environment (microseconds): ask again at most
+            # once per PROVIDER_RECHECK seconds. An installed provider stays installed.
+            now = monotonic()
+            if now - self._checked >= PROVIDER_RECHECK:
+                self._checked = now
+                self._metered = _installed(metrics.get_meter_provider())
             if not self._metered:
                 return trace.get_current_span().is_recording()
         return True
@@ -128,4 +138,12 @@ def _installed(provider: metrics.MeterProvider) -> bool:
     return not isinstance(provider, metrics.NoOpMeterProvider) and type(provider).__name__ != "_ProxyMeterProvider"
 
 
-__all__ = ("ATTRIBUTE_SETS", "SECURITY_LOGGER", "EventSink", "LoggingSink", "OpenTelemetrySink", "level_of")
+__all__ = (
+    "ATTRIBUTE_SETS",
+    "PROVIDER_RECHECK",
+    "SECURITY_LOGGER",
+    "EventSink",
+    "LoggingSink",
+    "OpenTelemetrySink",
+    "level_of",
+)

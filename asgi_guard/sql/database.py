@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from asgi_guard.errors import ConfigurationError
-from asgi_guard.sql.feed import ChangeFeed, LocalFeed, PostgresFeed
+from asgi_guard.sql.feed import ChangeFeed, LocalFeed, PostgresFeed, SQLiteFeed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -146,7 +146,11 @@ class SQLDatabase:
             options.setdefault("connect_args", {"timeout": 30.0})
             self.engine = create_async_engine(parsed, **options)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            self.feed = LocalFeed()
+            path = parsed.database
+            if not path or path == ":memory:" or path.startswith("file::memory:"):
+                self.feed = LocalFeed()  # one process by nature
+            else:
+                self.feed = SQLiteFeed(path, reconnect_delay=feed_reconnect_delay)
         self.url = parsed
         # Lookups run outside a transaction: no BEGIN/ROLLBACK round trips around one SELECT.
         self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -7,8 +7,11 @@ so nothing committed in between is missed. A terminated backend, a failed keep-a
 socket marks the feed unhealthy at once; subscribers then stop trusting their caches until the
 feed is back.
 
-:class:`LocalFeed` serves SQLite, which has no notifications: it is for one process (the embedded
-default). Changes made through the process's own stores apply to its memory immediately.
+:class:`SQLiteFeed` serves a SQLite file, which has no notifications: it polls ``PRAGMA
+data_version`` (which changes when another connection commits) every ``interval`` seconds on a
+connection of its own, and resyncs the subscribers when it changed, so processes sharing one file
+(uvicorn workers, the CLI) see each other's revocations within about ``interval``.
+:class:`LocalFeed` (an in-memory SQLite database) is for one process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+import aiosqlite
 import asyncpg
 
 if TYPE_CHECKING:
@@ -70,7 +74,7 @@ class ChangeFeed(Protocol):
 
 
 class LocalFeed:
-    """The single-process feed of SQLite: always healthy once started; only local changes exist."""
+    """The feed of an in-memory SQLite database (one process by nature): healthy once started."""
 
     __slots__ = ("_started", "_subscribers")
 
@@ -100,56 +104,15 @@ class LocalFeed:
         self._started = False
 
 
-class PostgresFeed:
-    """LISTEN/NOTIFY on one dedicated, unpooled asyncpg connection.
+class _BackgroundFeed:
+    """A feed run by one background task: health, waiting for a state, subscribers."""
 
-    Args:
-        url: the database URL (asyncpg driver).
-        ssl_option: asyncpg's ``ssl`` argument (see :func:`asgi_guard.sql.database.tls_context`).
-        channel: the notification channel.
-        timeout: seconds to connect, and for each keep-alive query.
-        reconnect_delay: first pause before reconnecting (doubles up to 2 s).
-        keepalive: seconds between keep-alive queries (they catch a silently dead connection).
-    """
-
-    __slots__ = (
-        "_changed",
-        "_connect_args",
-        "_healthy",
-        "_subscribers",
-        "_task",
-        "channel",
-        "keepalive",
-        "reconnect_delay",
-        "timeout",
-    )
+    __slots__ = ("_changed", "_healthy", "_subscribers", "_task", "reconnect_delay")
 
     cross_process: Final = True
 
-    def __init__(
-        self,
-        url: URL,
-        *,
-        ssl_option: Any,
-        channel: str,
-        timeout: float = 5.0,
-        reconnect_delay: float = 0.05,
-        keepalive: float = 5.0,
-    ) -> None:
-        self._connect_args: dict[str, Any] = {
-            "host": url.host,
-            "port": url.port,
-            "user": url.username,
-            "password": url.password,
-            "database": url.database,
-            "ssl": ssl_option,
-            "timeout": timeout,
-            "server_settings": {"application_name": FEED_APPLICATION_NAME},
-        }
-        self.channel = channel
-        self.timeout = timeout
+    def __init__(self, reconnect_delay: float) -> None:
         self.reconnect_delay = reconnect_delay
-        self.keepalive = keepalive
         self._subscribers: list[FeedSubscriber] = []
         self._healthy = False
         self._changed = asyncio.Condition()
@@ -189,6 +152,97 @@ class PostgresFeed:
             self._healthy = value
             self._changed.notify_all()
 
+    async def _resync_all(self) -> None:
+        for subscriber in self._subscribers:
+            await subscriber.resync()
+
+    async def _lost(self, exc: BaseException) -> None:
+        if self._healthy:
+            _log.warning("SQL change feed lost (%s); checks fall back until it is back", type(exc).__name__)
+        await self._set_healthy(False)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteFeed(_BackgroundFeed):
+    """Polls ``PRAGMA data_version`` of one SQLite file on a connection of its own.
+
+    Args:
+        path: the database file.
+        interval: seconds between polls (the propagation delay between processes).
+        reconnect_delay: first pause before reopening after an error (doubles up to 2 s).
+    """
+
+    __slots__ = ("interval", "path")
+
+    def __init__(self, path: str, *, interval: float = 0.05, reconnect_delay: float = 0.05) -> None:
+        super().__init__(reconnect_delay)
+        self.path = path
+        self.interval = interval
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        while True:
+            try:
+                async with aiosqlite.connect(self.path) as connection:
+                    seen = None
+                    while True:
+                        async with connection.execute("PRAGMA data_version") as cursor:
+                            row = await cursor.fetchone()
+                        version = row[0] if row else None
+                        if version != seen:  # another connection committed (or first poll): reload
+                            await self._resync_all()
+                            seen = version
+                            if not self._healthy:
+                                await self._set_healthy(True)
+                                delay = self.reconnect_delay
+                        await asyncio.sleep(self.interval)
+            except Exception as exc:  # an unreadable file, a failed resync: unhealthy, then retry
+                await self._lost(exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+class PostgresFeed(_BackgroundFeed):
+    """LISTEN/NOTIFY on one dedicated, unpooled asyncpg connection.
+
+    Args:
+        url: the database URL (asyncpg driver).
+        ssl_option: asyncpg's ``ssl`` argument (see :func:`asgi_guard.sql.database.tls_context`).
+        channel: the notification channel.
+        timeout: seconds to connect, and for each keep-alive query.
+        reconnect_delay: first pause before reconnecting (doubles up to 2 s).
+        keepalive: seconds between keep-alive queries (they catch a silently dead connection).
+    """
+
+    __slots__ = ("_connect_args", "channel", "keepalive", "timeout")
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        ssl_option: Any,
+        channel: str,
+        timeout: float = 5.0,
+        reconnect_delay: float = 0.05,
+        keepalive: float = 5.0,
+    ) -> None:
+        self._connect_args: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "database": url.database,
+            "ssl": ssl_option,
+            "timeout": timeout,
+            "server_settings": {"application_name": FEED_APPLICATION_NAME},
+        }
+        super().__init__(reconnect_delay)
+        self.channel = channel
+        self.timeout = timeout
+        self.keepalive = keepalive
+
     def _dispatch(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         for subscriber in self._subscribers:
             subscriber.on_change(payload)
@@ -202,8 +256,7 @@ class PostgresFeed:
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
                 await connection.add_listener(self.channel, self._dispatch)
-                for subscriber in self._subscribers:  # after LISTEN: nothing committed since is missed
-                    await subscriber.resync()
+                await self._resync_all()  # after LISTEN: nothing committed since is missed
                 await self._set_healthy(True)
                 delay = self.reconnect_delay
                 while not lost.is_set():
@@ -213,9 +266,7 @@ class PostgresFeed:
                         await connection.fetchval("SELECT 1", timeout=self.timeout)
                 raise ConnectionError("listener connection terminated")
             except Exception as exc:  # any failure (network, server, resync): unhealthy, then reconnect
-                if self._healthy:
-                    _log.warning("SQL change feed lost (%s); checks fall back until it is back", type(exc).__name__)
-                await self._set_healthy(False)
+                await self._lost(exc)
             finally:
                 if connection is not None:
                     with contextlib.suppress(Exception):
@@ -224,4 +275,4 @@ class PostgresFeed:
             delay = min(delay * 2, 2.0)
 
 
-__all__ = ("FEED_APPLICATION_NAME", "ChangeFeed", "FeedSubscriber", "LocalFeed", "PostgresFeed")
+__all__ = ("FEED_APPLICATION_NAME", "ChangeFeed", "FeedSubscriber", "LocalFeed", "PostgresFeed", "SQLiteFeed")

@@ -122,3 +122,45 @@ async def test_authenticated_requests_build_no_event_when_unheard(
 
 
 pytestmark = pytest.mark.anyio
+
+
+def test_a_provider_installed_later_is_noticed(monkeypatch: pytest.MonkeyPatch, warning_level: logging.Logger) -> None:
+    """The provider is looked up again once PROVIDER_RECHECK has passed (never more often)."""
+    from opentelemetry import metrics
+
+    from asgi_guard.events import sinks
+
+    sink = OpenTelemetrySink()
+    assert not sink.wants("allow")
+    installed = MeterProvider([InMemoryMetricReader()])
+    monkeypatch.setattr(metrics, "get_meter_provider", lambda: installed)
+    assert not sink.wants("allow")  # within the recheck interval: not asked again
+    monkeypatch.setattr(sinks, "PROVIDER_RECHECK", 0.0)
+    assert sink.wants("allow")
+    monkeypatch.setattr(metrics, "get_meter_provider", lambda: metrics.NoOpMeterProvider())
+    assert sink.wants("allow")  # once installed, it stays
+
+
+def test_request_ids_are_unique_random_and_fork_fresh() -> None:
+    """128-bit hex ids from one urandom read per pool; a forked child draws a new pool."""
+    import os
+    import warnings
+
+    from asgi_guard.events.middleware import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in ids)
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about fork() in a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert theirs != new_request_id()
+    assert theirs not in ids

@@ -46,14 +46,15 @@ async def terminate_listener(database: str) -> int:
         await admin.close()
 
 
-async def test_a_revocation_reaches_another_process(pg_db: SQLDatabase) -> None:
-    """Instance B (another process) refuses a key and a token once instance A revokes them."""
-    store = SQLAPIKeyStore(pg_db)
+async def test_a_revocation_reaches_another_process(sql_db: SQLDatabase) -> None:
+    """Instance B (another process) refuses a key and a token once instance A revokes them (PostgreSQL:
+    LISTEN/NOTIFY; SQLite: both processes poll the file's data_version)."""
+    store = SQLAPIKeyStore(sql_db)
     key, key_hash = await add_key(store)
-    _, tokens = build_app(pg_db)
+    _, tokens = build_app(sql_db)
     access = tokens.issue_access("u1")
     other = subprocess.Popen(
-        [sys.executable, "-m", "tests.sql.app", str(pg_db.url.render_as_string(hide_password=False)), key, access],
+        [sys.executable, "-m", "tests.sql.app", str(sql_db.url.render_as_string(hide_password=False)), key, access],
         stdout=subprocess.PIPE,
         text=True,
     )

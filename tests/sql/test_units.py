@@ -135,9 +135,11 @@ async def test_a_mirror_that_cannot_load_falls_back(sqlite_url: str) -> None:
         await db.aclose()
 
 
-async def test_an_unloadable_sqlite_mirror_never_gives_a_500(sqlite_url: str) -> None:
+@pytest.mark.parametrize("in_memory", [False, True], ids=["file", "memory"])
+async def test_an_unloadable_sqlite_mirror_never_gives_a_500(sqlite_url: str, in_memory: bool) -> None:
     """SQLite without tables: the first load fails and the check is refused (RevocationUnavailable), not crashed."""
-    db = SQLDatabase(sqlite_url)
+    db = SQLDatabase("sqlite://" if in_memory else sqlite_url)
+    assert db.feed.cross_process is not in_memory  # an in-memory database is one process's own
     try:
         store = SQLRevocationStore(db)
         from asgi_guard.auth.revocation import RevocationUnavailable
@@ -171,3 +173,13 @@ async def test_lifespan_startup_starts_the_key_stores_feed(pg_db: SQLDatabase) -
     assert not pg_db.feed.healthy
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)  # type: ignore[arg-type]
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_an_unopenable_sqlite_file_leaves_the_feed_down(tmp_path: object) -> None:
+    """A file that cannot be opened: the feed stays unhealthy (and keeps retrying) instead of pretending."""
+    db = SQLDatabase(f"sqlite:///{tmp_path}/missing-dir/x.db")
+    try:
+        await db.start(timeout=0.3)
+        assert not db.feed.healthy
+    finally:
+        await db.aclose()
