@@ -305,3 +305,39 @@ async def test_our_own_backends_down_fail_closed() -> None:
         assert response.json()["error"] == "service_unavailable"
         assert stack.events_of("login_failure")[0].reason.startswith(reason)
     await dead.aclose()
+
+
+async def test_revocation_store_down_at_refresh_and_logout_is_503() -> None:
+    """Our revocation store unreachable: /refresh and /logout answer 503 service_unavailable (the
+    session may well be valid, so not 401, and never a 500), in JSON and in cookie sessions alike;
+    a cookie session keeps its cookies."""
+    from asgi_guard.auth import KeyRing, RedisRevocationStore, TokenService
+    from asgi_guard.sessions import InsecureSessionWarning, SessionCookies
+    from tests.oauth.conftest import build_stack
+    from tests.servers import UvicornThread
+
+    dead = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))  # no retries: fail fast
+    keyring = KeyRing.single("s" * 48, kid="t1")
+    tokens = TokenService(keyring, RedisRevocationStore(dead), issuer="test", audience="api")
+    with pytest.warns(InsecureSessionWarning):
+        cookies = SessionCookies.development(refresh_path="/auth")
+    for session in ("json", "cookies"):
+        port = free_port()
+        stack, app = build_stack(port, tokens=tokens, session=session, session_cookies=cookies)
+        pair = tokens.issue_pair("twitch:1", roles=["user"])
+        with UvicornThread(app, port=port):
+            async with stack.client() as client:
+                if session == "cookies":
+                    client.cookies.set("session", pair.access_token)
+                    client.cookies.set("refresh", pair.refresh_token)
+                    refreshed = await client.post("/auth/refresh")
+                    logged_out = await client.post("/auth/logout")
+                else:
+                    refreshed = await client.post("/auth/refresh", json={"refresh_token": pair.refresh_token})
+                    bearer = {"authorization": f"Bearer {pair.access_token}"}
+                    logged_out = await client.post("/auth/logout", headers=bearer)
+        for response in (refreshed, logged_out):
+            assert response.status_code == 503, (session, response.text)
+            assert response.json()["error"] == "service_unavailable"
+            assert "set-cookie" not in response.headers
+    await dead.aclose()
