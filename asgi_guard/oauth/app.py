@@ -284,7 +284,7 @@ class OAuthApp:
                 data: Any = msgspec.json.decode(body)
             else:
                 data = dict(parse_qsl(body.decode("utf-8", "replace")))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError past 1,000 nested levels
             return ""
         value = data.get(name) if isinstance(data, dict) else None
         return value if isinstance(value, str) else ""

@@ -274,6 +274,7 @@ async def test_declined_consent_is_access_denied_page(stack: Stack) -> None:
         ("down500", 503, "token_status_500"),
         ("slow", 503, "token_timeout"),
         ("garbage", 502, "token_bad_response"),
+        ("deep", 502, "token_bad_response"),
         ("unreachable", 503, "token_unreachable:ConnectError"),
     ],
 )

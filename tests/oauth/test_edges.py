@@ -76,6 +76,7 @@ def _id_token(key: RSAKey, **claims: object) -> str:
     [
         ("/faults/500", "jwks_status_500", True),
         ("/faults/garbage", "jwks_invalid", False),
+        ("/faults/deep", "jwks_invalid", False),
         ("/nowhere", "jwks_status_404", False),
     ],
 )
@@ -246,6 +247,20 @@ async def test_logout_and_refresh_corners(stack: Stack) -> None:
     assert logout.status_code == 200
     assert method.status_code == 405
     assert [event.result for event in stack.events_of("logout")] == ["deny", "deny", "allow"]
+
+
+async def test_deeply_nested_json_body_is_refused_not_a_crash(stack: Stack) -> None:
+    """A small JSON body nested past msgspec's depth limit (it raises RecursionError, not
+    DecodeError) is read as no token: 401 at /refresh and /logout, never a 500."""
+    nested = b"[" * 5000
+    json_type = {"content-type": "application/json"}
+    async with stack.client() as client:
+        refresh = await client.post("/auth/refresh", content=nested, headers=json_type)
+        logout = await client.post("/auth/logout", content=nested, headers=json_type)
+    assert refresh.status_code == 401, refresh.text
+    assert refresh.json()["error"] == "invalid_session"
+    assert logout.status_code == 401, logout.text
+    assert logout.json()["error"] == "invalid_session"
 
 
 async def test_lifespan_is_answered(stack: Stack) -> None:
