@@ -1,6 +1,6 @@
 """A per-test ceiling: a test that hangs fails with every thread's traceback instead of stalling CI.
 
-The limit covers setup, call and teardown of one test (``ASGI_GUARD_TEST_TIMEOUT`` seconds, 120 by
+The limit covers setup, call and teardown of one test (``ASGI_GUARD_TEST_TIMEOUT`` seconds, 300 by
 default). When it passes, SIGALRM dumps all threads to stderr and raises ``pytest.fail`` in the main
 thread, which interrupts a blocked ``join``, ``wait`` or event loop. If even that cannot get through
 (a C call that never returns), faulthandler ends the process a minute later, tracebacks first: the run
@@ -20,7 +20,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-LIMIT = float(os.environ.get("ASGI_GUARD_TEST_TIMEOUT", "120"))
+LIMIT = float(os.environ.get("ASGI_GUARD_TEST_TIMEOUT", "300"))
 BACKSTOP = 60.0
 
 
