@@ -1,6 +1,6 @@
 """The one place that answers a refused request.
 
-Every denial gets the JSON body of DESIGN.md §3 (or RFC 9457 ``application/problem+json``), the
+Every denial gets the JSON body of docs/errors.md (or RFC 9457 ``application/problem+json``), the
 right status, ``WWW-Authenticate`` per RFC 6750 §3 on 401 (and on a bearer 403), ``Retry-After`` on
 429 (passed in by the rate limiter), ``Cache-Control: no-store``, and a security event. Websocket
 scopes are closed with 1008 before ``accept``.
@@ -30,7 +30,7 @@ _SIGNATURE_ERRORS: Final = frozenset(
 )
 _API_KEY_ERRORS: Final = frozenset({ErrorCode.INVALID_API_KEY, ErrorCode.API_KEY_EXPIRED})
 
-# The event type each denial is logged under (DESIGN.md §4, security log).
+# The event type each denial is logged under (docs/guides/events.md).
 EVENT_TYPE: Final[dict[ErrorCode, str]] = {
     ErrorCode.MISSING_COMMUNITY_ID: "community_denied",
     ErrorCode.INVALID_COMMUNITY_ID: "community_denied",

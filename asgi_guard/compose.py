@@ -1,6 +1,6 @@
 """``guard(app, *configs)``: the recommended entry point, applying the canonical order.
 
-Canonical order, outermost first (DESIGN.md §1)::
+Canonical order, outermost first::
 
     events -> client ip -> security headers -> rate limit [ip] -> failure limits [ip, credential]
       -> webhooks -> authentication -> csrf -> failure limits [principal] -> tenancy -> rbac

@@ -1,6 +1,6 @@
 """Errors: configuration mistakes (raised at construction) and denials (answered per request).
 
-Denial codes are stable API (DESIGN.md §3): clients and dashboards match on them.
+Denial codes are stable API (docs/errors.md): clients and dashboards match on them.
 """
 
 from __future__ import annotations

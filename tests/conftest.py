@@ -8,12 +8,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, settings
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from tests.redis_servers import REDIS_CLI, RedisCluster, RedisServer
+from tests.timeouts import pytest_runtest_protocol  # noqa: F401  (the per-test ceiling hook)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+# Hypothesis judges behaviour, not speed: its default 200 ms per-example deadline and its too-slow
+# health check are timing assertions that fail on a loaded 2-core machine (tests/timeouts.py bounds
+# every test instead). Tests that pass their own settings keep them; unset fields come from here.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.fixture(autouse=True)

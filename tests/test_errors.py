@@ -35,7 +35,7 @@ DESIGN_STATUS = {
 
 
 def test_codes_and_statuses_match_the_design_table() -> None:
-    """Every code of DESIGN.md §3 exists with its status, and there are no others."""
+    """Every code of the error contract (docs/errors.md) exists with its status, and there are no others."""
     actual: dict[int, set[str]] = {}
     for code, status in STATUS.items():
         actual.setdefault(status, set()).add(code.value)

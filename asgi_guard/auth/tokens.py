@@ -46,6 +46,9 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     expires_in: int
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
+    def __repr__(self) -> str:  # both tokens are bearer secrets: never in a log or a traceback
+        return f"TokenPair(expires_in={self.expires_in!r}, token_type={self.token_type!r})"
+
 
 class TokenService:
     """Issues access and refresh tokens signed by a :class:`KeyRing`, rotates and revokes them.

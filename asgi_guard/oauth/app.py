@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx2
@@ -29,6 +29,8 @@ from asgi_guard.sessions import clear_session, read_cookie, refresh_session, set
 from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from starlette.requests import Request
 
     from asgi_guard.auth.tokens import TokenPair
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_BODY: Final = 16 * 1024
+_T = TypeVar("_T")
 
 
 class OAuthApp:
@@ -219,11 +222,9 @@ class OAuthApp:
                 refresh_token = await self._presented(request, "refresh_token")
                 if not refresh_token:
                     raise GuardError(ErrorCode.MISSING_CREDENTIALS, "refresh_token_missing")
-                pair = await self.config.tokens.refresh(refresh_token)
+                pair = await _or_unavailable(self.config.tokens.refresh(refresh_token))
         except GuardError as exc:
-            failure = self._fail(
-                request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="session_refresh"
-            )
+            failure = self._fail(request, _session_error(exc), event="session_refresh")
             failure.raw_headers.extend(headers)  # refresh_session clears the cookies of a refused session
             return failure
         emit(request.scope, "session_refresh", "allow")
@@ -242,17 +243,17 @@ class OAuthApp:
         try:
             if not access:
                 raise GuardError(ErrorCode.MISSING_CREDENTIALS, "access_token_missing")
-            verified = await self.config.tokens.verify(access)
+            verified = await _or_unavailable(self.config.tokens.verify(access))
+            await _or_unavailable(self.config.tokens.revoke(access))
         except GuardError as exc:
-            failure = self._fail(request, LoginError(LoginErrorCode.INVALID_SESSION, exc.reason), event="logout")
-            if cookies is not None:
+            failure = self._fail(request, _session_error(exc), event="logout")
+            if cookies is not None and exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
                 clear_session(failure, cookies)  # whatever the browser holds is useless: drop it
             return failure
         user = str(verified.claims["sub"])
-        await self.config.tokens.revoke(access)
         if refresh_token:
             try:
-                await self.config.tokens.revoke(refresh_token)
+                await _or_unavailable(self.config.tokens.revoke(refresh_token))
             except GuardError as exc:
                 emit(request.scope, "logout", "deny", f"refresh_{exc.reason}", user=user)
         revoked = 0
@@ -283,7 +284,7 @@ class OAuthApp:
                 data: Any = msgspec.json.decode(body)
             else:
                 data = dict(parse_qsl(body.decode("utf-8", "replace")))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec raises RecursionError past 1,000 nested levels
             return ""
         value = data.get(name) if isinstance(data, dict) else None
         return value if isinstance(value, str) else ""
@@ -313,6 +314,23 @@ class OAuthApp:
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _or_unavailable(call: Awaitable[_T]) -> _T:
+    """``call``'s result; our revocation store failing (not a ``GuardError``) becomes ``service_unavailable``."""
+    try:
+        return await call
+    except GuardError:
+        raise
+    except Exception as exc:  # the store is down: refuse (503), never a 500 and never a pass
+        raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
+
+
+def _session_error(exc: GuardError) -> LoginError:
+    """A refused ``/refresh`` or ``/logout``: 503 when our store is down (the session may be valid), else 401."""
+    if exc.code is ErrorCode.SERVICE_UNAVAILABLE:
+        return LoginError(LoginErrorCode.SERVICE_UNAVAILABLE, exc.reason)
+    return LoginError(LoginErrorCode.INVALID_SESSION, exc.reason)
 
 
 def _short(value: str) -> str:

@@ -139,7 +139,12 @@ class ProviderClient:
             raise ProviderError(f"{what}_status_{status}", unavailable=status >= 500 or status == 429) from exc
         except httpx2.HTTPError as exc:
             raise ProviderError(f"{what}_unreachable:{type(exc).__name__}", unavailable=True) from exc
-        except (ValueError, TypeError, KeyError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            RecursionError,
+        ) as exc:  # JSON parsers raise RecursionError when nested deep
             raise ProviderError(f"{what}_bad_response") from exc
 
     def _normalise(self, token: dict[str, Any]) -> TokenResponse:
@@ -303,7 +308,7 @@ def _json(content: bytes) -> Any:
         return None
     try:
         return msgspec.json.decode(content)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested past 1,000 levels
         return None
 
 

@@ -88,6 +88,13 @@ class OAuthConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             if self.used_states is not None and not callable(getattr(self.used_states, method, None)):
                 raise ConfigurationError.expected("a ReplayStore", type(self.used_states).__name__, "used_states")
 
+    def __repr__(self) -> str:  # the flow secret seals every login's state cookie: never in a log
+        shown = (
+            f"{name}=<redacted>" if name == "flow_secret" else f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+        )
+        return f"OAuthConfig({', '.join(shown)})"
+
     def redirect_uri(self, provider: str) -> str:
         """The callback URL registered at ``provider``."""
         return f"{self.public_url}/{provider}/callback"

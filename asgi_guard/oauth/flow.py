@@ -69,7 +69,12 @@ class FlowCookies:
 
     def name_for(self, state: str) -> str:
         """The cookie name of the flow that sent ``state`` ("" when ``state`` cannot be ours)."""
-        if len(state) < COOKIE_STATE_CHARS or not all(ch.isalnum() or ch in "-_" for ch in state):
+        # ASCII only: ``isalnum`` accepts other letters, and ``hmac.compare_digest`` raises on them.
+        if (
+            len(state) < COOKIE_STATE_CHARS
+            or not state.isascii()
+            or not all(ch.isalnum() or ch in "-_" for ch in state)
+        ):
             return ""
         return self.prefix + state[:COOKIE_STATE_CHARS]
 

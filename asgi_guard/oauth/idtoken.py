@@ -81,7 +81,7 @@ class JWKSCache:
         try:
             data = response.json()
             return KeySet.import_key_set(data)
-        except (ValueError, TypeError, KeyError, JoseError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError, JoseError) as exc:  # RecursionError: nested deep
             raise ProviderError("jwks_invalid") from exc
 
 

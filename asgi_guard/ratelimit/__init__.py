@@ -1,6 +1,6 @@
 """Rate limiting: GCRA buckets checked all-or-nothing in one Redis round trip (or in memory).
 
-See DESIGN.md §4: several limits per request (IP, user, API key, command, community, tiers), one
+See docs/guides/rate-limiting.md: several limits per request (IP, user, API key, command, community, tiers), one
 ``EVALSHA`` for all of them, coalesced pipelines, a local deny cache, fail modes with a breaker, and
 ``X-RateLimit-*`` headers on every response.
 """

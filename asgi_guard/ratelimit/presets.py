@@ -1,4 +1,4 @@
-"""The limits of DESIGN.md §4 in one call: IP before authentication, tiers and commands after it."""
+"""The recommended limits in one call: IP before authentication, tiers and commands after it."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Prints µs per authenticated request through ``AuthenticationMiddleware`` (median of rounds) for the
 memory store, the SQL store with its cache (SQLite, PostgreSQL) and the SQL store with the cache off
 (every request a query: the cache-miss cost); then how long a key revoked in this process takes to be
-refused by a second process on the same PostgreSQL (LISTEN/NOTIFY), over repeated trials.
+refused by a second process on the same PostgreSQL (LISTEN/NOTIFY) or SQLite file (polled), over
+repeated trials.
 
 PostgreSQL: a throwaway database on 127.0.0.1:5432 (created and dropped here); SQLite: a temp file.
 Run: ``python -m bench.micro.sql`` from the repository root (the ``sql`` extra installed).
@@ -150,11 +151,14 @@ async def main() -> None:
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
+        latencies: dict[str, list[float]] = {}
         with tempfile.TemporaryDirectory() as folder:
-            results.update(await sql_rows(f"sqlite:///{Path(folder) / 'bench.db'}", key))
+            sqlite_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            results.update(await sql_rows(sqlite_url, key))
+            latencies["SQLite file, data_version polled every 50 ms"] = await revocation_latency_ms(sqlite_url)
         pg_url = f"postgresql://postgres@127.0.0.1:5432/{name}"
         results.update(await sql_rows(pg_url, key))
-        latency = await revocation_latency_ms(pg_url)
+        latencies["PostgreSQL LISTEN/NOTIFY"] = await revocation_latency_ms(pg_url)
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
@@ -162,12 +166,13 @@ async def main() -> None:
     print(f"asgi_guard API-key auth, in-process, median of {ROUNDS} rounds")
     for row, value in results.items():
         print(f"  {row:<{width}}  {value:8.1f} µs/request")
-    latency.sort()
-    p95 = latency[int(0.95 * (len(latency) - 1))]
-    print(
-        f"revocation seen by another process (PostgreSQL LISTEN/NOTIFY), {len(latency)} trials: "
-        f"median {statistics.median(latency):.1f} ms, p95 {p95:.1f} ms, max {latency[-1]:.1f} ms"
-    )
+    for how, latency in latencies.items():
+        latency.sort()
+        p95 = latency[int(0.95 * (len(latency) - 1))]
+        print(
+            f"key revocation seen by another process ({how}), {len(latency)} trials: "
+            f"median {statistics.median(latency):.1f} ms, p95 {p95:.1f} ms, max {latency[-1]:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Per-layer cost of the full stack on the memory backend, in-process (DESIGN.md §5: at most 2x bare).
+"""Per-layer cost of the full stack on the memory backend, in-process (the design goal: at most 2x bare).
 
 Adds the layers one at a time to a bare Starlette app and prints the median µs per request of each
 stack (several repeats, interleaved, so load on the machine hits every row alike), the step each

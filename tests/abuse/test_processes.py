@@ -52,11 +52,11 @@ async def _phases(url: str, cluster: bool, index: int, barrier: Any) -> list[int
     # Phase 1: 19 failures between the four processes, at once (5 + 5 + 5 + 4).
     for n in range(5 if index < PROCESSES - 1 else 4):
         await one(n)
-    await loop.run_in_executor(None, barrier.wait)
+    await loop.run_in_executor(None, barrier.wait, 60)  # a lost sibling breaks the barrier: fail, never hang
     # Phase 2: the 20th failure, in the last process.
     if index == PROCESSES - 1:
         await one(99)
-    await loop.run_in_executor(None, barrier.wait)
+    await loop.run_in_executor(None, barrier.wait, 60)
     # Phase 3: every process is refused now.
     await one(100)
     await backend.aclose()
@@ -73,14 +73,21 @@ def _run(url: str, cluster: bool) -> dict[int, list[int]]:
     barrier = context.Barrier(PROCESSES)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(url, cluster, index, barrier, results)) for index in range(PROCESSES)
+        context.Process(target=_worker, args=(url, cluster, index, barrier, results), daemon=True)
+        for index in range(PROCESSES)
     ]
-    for process in processes:
-        process.start()
-    found = dict(results.get(timeout=60) for _ in processes)
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
+    try:
+        for process in processes:
+            process.start()
+        found = dict(results.get(timeout=90) for _ in processes)
+        for process in processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+    finally:  # a child that failed or hung is ended here, never left for the interpreter's exit to wait on
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
     return found
 
 

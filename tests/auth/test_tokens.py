@@ -204,3 +204,13 @@ async def test_memory_store_prunes_when_it_grows(clock: FakeClock) -> None:
     for index in range(100):
         await store.revoke(f"new-{index}", NOW + 100)
     assert len(store) == 100
+
+
+def test_token_pair_repr_never_shows_the_tokens(clock: FakeClock) -> None:
+    """A pair in a log line or a traceback's locals shows its lifetime, never a token."""
+    pair = _service(clock).issue_pair("user-1")
+    for text in (repr(pair), str(pair)):
+        assert pair.access_token not in text
+        assert pair.refresh_token not in text
+        assert pair.access_token.split(".")[2] not in text
+        assert f"expires_in={pair.expires_in}" in text

@@ -1,4 +1,4 @@
-"""Public JWS/JWT vectors (tests/auth/vectors.json, copied from ../shared/vectors/public-suites.json).
+"""Public JWS/JWT vectors (tests/auth/vectors.json, copied from the project's vetted public-suites.json).
 
 Wycheproof's JWS cases run against the key ring's JWS verification (their payloads are not JWT
 claims); the PyJWT claim cases run against the full JWT verifier, which must refuse all of them.

@@ -46,7 +46,7 @@ CLIENT_ID = "asgi-guard-test-client"
 CLIENT_SECRET = "local-test-secret-0123456789"
 FLOW_SECRET = b"f" * 32
 FLAVORS = ("twitch", "discord", "slack", "google")
-FAULTS = ("down500", "slow", "garbage", "unreachable")
+FAULTS = ("down500", "slow", "garbage", "deep", "unreachable")
 RING = SealingKeyRing({"k1": b"k" * 32}, current="k1")
 
 
@@ -114,8 +114,12 @@ def _faults(base: str) -> Starlette:
     async def garbage(request: Request) -> Response:
         return PlainTextResponse("<html>not json</html>", status_code=200)
 
+    async def deep(request: Request) -> Response:  # JSON nested past every parser's recursion limit
+        return Response(b"[" * 100_000, media_type="application/json")
+
     return Starlette(
         routes=[
+            Route("/deep", deep, methods=["GET", "POST"]),
             Route("/500", down, methods=["GET", "POST"]),
             Route("/slow", slow, methods=["GET", "POST"]),
             Route("/garbage", garbage, methods=["GET", "POST"]),
@@ -138,6 +142,7 @@ def build_stack(port: int, **config: Any) -> tuple[Stack, Starlette]:
         msgspec.structs.replace(twitch, name="down500", token_url=f"{base}/faults/500"),
         msgspec.structs.replace(twitch, name="slow", token_url=f"{base}/faults/slow"),
         msgspec.structs.replace(twitch, name="garbage", token_url=f"{base}/faults/garbage"),
+        msgspec.structs.replace(twitch, name="deep", token_url=f"{base}/faults/deep"),
         msgspec.structs.replace(twitch, name="unreachable", token_url=f"{dead}/token"),
     )
     google, discord = idps["google"], idps["discord"]

@@ -104,6 +104,19 @@ async def test_mismatched_state_is_refused(stack: Stack) -> None:
     assert _failure(stack) == "state_mismatch"
 
 
+async def test_non_ascii_state_is_refused_not_a_crash(stack: Stack) -> None:
+    """A state keeping the cookie-name prefix but ending in non-ASCII letters (``isalnum`` is true for
+    them) is a 400 state_mismatch, not a 500 from ``hmac.compare_digest`` refusing non-ASCII text."""
+    async with stack.client() as client:
+        callback = await stack.approve(client, await stack.start(client, "twitch"))
+        params = query(callback)
+        forged = params["state"][:12] + "\u00e9" * (len(params["state"]) - 12)
+        response = await client.get("/auth/twitch/callback", params={**params, "state": forged})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_state"
+    assert not stack.identities  # the code was never exchanged
+
+
 async def test_state_for_another_provider_is_refused(stack: Stack) -> None:
     """A Twitch flow's state and code presented at the Discord callback is refused."""
     async with stack.client() as client:
@@ -209,8 +222,15 @@ ID_TOKEN_ATTACKS: dict[str, Callable[[TamperingProvider], Callable[[str], str]]]
 }
 
 
-@pytest.mark.parametrize("provider", ["twitch", "slack", "google"])
-@pytest.mark.parametrize("attack", sorted(ID_TOKEN_ATTACKS))
+# Every attack against Google's shapes; the signature attacks and the nonce against Twitch and Slack too.
+CASES = [("google", attack) for attack in sorted(ID_TOKEN_ATTACKS)] + [
+    (provider, attack)
+    for provider in ("twitch", "slack")
+    for attack in ("alg_none", "hmac_with_public_key", "other_key", "wrong_nonce", "wrong_aud")
+]
+
+
+@pytest.mark.parametrize(("provider", "attack"), CASES)
 async def test_tampered_id_token_is_refused(stack: Stack, provider: str, attack: str) -> None:
     """Every forged or mis-issued id_token ends in 502 provider_error with an id_token_* reason."""
     idp = stack.idps[provider]
@@ -254,6 +274,7 @@ async def test_declined_consent_is_access_denied_page(stack: Stack) -> None:
         ("down500", 503, "token_status_500"),
         ("slow", 503, "token_timeout"),
         ("garbage", 502, "token_bad_response"),
+        ("deep", 502, "token_bad_response"),
         ("unreachable", 503, "token_unreachable:ConnectError"),
     ],
 )

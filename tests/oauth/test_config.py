@@ -47,6 +47,17 @@ def test_real_provider_endpoints() -> None:
     assert "secret" not in repr(twitch("i", "secret"))
 
 
+def test_config_repr_never_shows_the_flow_secret() -> None:
+    """The flow secret seals every login's state cookie: it never reaches a repr (a log or a traceback)."""
+    secret = b"flow-secret-" + b"z" * 32
+    config = _config(flow_secret=secret)
+    for text in (repr(config), str(config)):
+        assert "flow-secret" not in text
+        assert "zzzz" not in text
+        assert "flow_secret=<redacted>" in text
+        assert "https://example.com/auth" in text  # what is not secret still helps debugging
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

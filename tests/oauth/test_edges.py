@@ -76,6 +76,7 @@ def _id_token(key: RSAKey, **claims: object) -> str:
     [
         ("/faults/500", "jwks_status_500", True),
         ("/faults/garbage", "jwks_invalid", False),
+        ("/faults/deep", "jwks_invalid", False),
         ("/nowhere", "jwks_status_404", False),
     ],
 )
@@ -248,6 +249,20 @@ async def test_logout_and_refresh_corners(stack: Stack) -> None:
     assert [event.result for event in stack.events_of("logout")] == ["deny", "deny", "allow"]
 
 
+async def test_deeply_nested_json_body_is_refused_not_a_crash(stack: Stack) -> None:
+    """A small JSON body nested past msgspec's depth limit (it raises RecursionError, not
+    DecodeError) is read as no token: 401 at /refresh and /logout, never a 500."""
+    nested = b"[" * 5000
+    json_type = {"content-type": "application/json"}
+    async with stack.client() as client:
+        refresh = await client.post("/auth/refresh", content=nested, headers=json_type)
+        logout = await client.post("/auth/logout", content=nested, headers=json_type)
+    assert refresh.status_code == 401, refresh.text
+    assert refresh.json()["error"] == "invalid_session"
+    assert logout.status_code == 401, logout.text
+    assert logout.json()["error"] == "invalid_session"
+
+
 async def test_lifespan_is_answered(stack: Stack) -> None:
     """The login app answers lifespan messages (it can be an app's root)."""
     sent: list[dict[str, object]] = []
@@ -304,4 +319,40 @@ async def test_our_own_backends_down_fail_closed() -> None:
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "service_unavailable"
         assert stack.events_of("login_failure")[0].reason.startswith(reason)
+    await dead.aclose()
+
+
+async def test_revocation_store_down_at_refresh_and_logout_is_503() -> None:
+    """Our revocation store unreachable: /refresh and /logout answer 503 service_unavailable (the
+    session may well be valid, so not 401, and never a 500), in JSON and in cookie sessions alike;
+    a cookie session keeps its cookies."""
+    from asgi_guard.auth import KeyRing, RedisRevocationStore, TokenService
+    from asgi_guard.sessions import InsecureSessionWarning, SessionCookies
+    from tests.oauth.conftest import build_stack
+    from tests.servers import UvicornThread
+
+    dead = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))  # no retries: fail fast
+    keyring = KeyRing.single("s" * 48, kid="t1")
+    tokens = TokenService(keyring, RedisRevocationStore(dead), issuer="test", audience="api")
+    with pytest.warns(InsecureSessionWarning):
+        cookies = SessionCookies.development(refresh_path="/auth")
+    for session in ("json", "cookies"):
+        port = free_port()
+        stack, app = build_stack(port, tokens=tokens, session=session, session_cookies=cookies)
+        pair = tokens.issue_pair("twitch:1", roles=["user"])
+        with UvicornThread(app, port=port):
+            async with stack.client() as client:
+                if session == "cookies":
+                    client.cookies.set("session", pair.access_token)
+                    client.cookies.set("refresh", pair.refresh_token)
+                    refreshed = await client.post("/auth/refresh")
+                    logged_out = await client.post("/auth/logout")
+                else:
+                    refreshed = await client.post("/auth/refresh", json={"refresh_token": pair.refresh_token})
+                    bearer = {"authorization": f"Bearer {pair.access_token}"}
+                    logged_out = await client.post("/auth/logout", headers=bearer)
+        for response in (refreshed, logged_out):
+            assert response.status_code == 503, (session, response.text)
+            assert response.json()["error"] == "service_unavailable"
+            assert "set-cookie" not in response.headers
     await dead.aclose()

@@ -66,8 +66,8 @@ def test_never_exceeds_the_allowance(redis_server: RedisServer) -> None:
     sync.close()
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 2.0
-    with context.Pool(PROCESSES) as pool:
-        results = pool.starmap(worker, [(redis_server.url, start_at)] * PROCESSES)
+    with context.Pool(PROCESSES) as pool:  # leaving the block terminates the workers, even after a timeout
+        results = pool.starmap_async(worker, [(redis_server.url, start_at)] * PROCESSES).get(timeout=90)
     times = sorted(t for result in results for t in result)
     assert all(results), "every process got admissions"
     allowance = BURST + (times[-1] - times[0]) // INTERVAL_US
