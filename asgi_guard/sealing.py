@@ -94,9 +94,14 @@ class SealingKeyRing:
         for index, entry in enumerate(entries):
             kid, sep, encoded = entry.partition(":")
             kid = kid.strip()
-            if not sep or kid in keys:
-                what = "a unique kid" if sep else "`kid:<base64 key>`"
-                raise ConfigurationError.expected(what, f"<entry {index}>", source)
+            # Checked here, by position: an entry written the wrong way round would put the key where
+            # the kid goes, and the ring's own check quotes the kid.
+            if not sep or not KID_PATTERN.fullmatch(kid):
+                raise ConfigurationError.expected(
+                    "`kid:<base64 key>` with a kid of 1-32 [A-Za-z0-9_-]", f"<entry {index}>", source
+                )
+            if kid in keys:
+                raise ConfigurationError.expected("a unique kid", f"<entry {index}>", source)
             try:
                 keys[kid] = base64.b64decode(encoded.strip(), validate=True)
             except (binascii.Error, ValueError) as exc:

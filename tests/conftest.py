@@ -89,3 +89,14 @@ async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[AsyncRedi
     await client.initialize()
     yield client
     await client.aclose()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop multiprocessing's resource tracker (the spawn tests start it) before pytest exits.
+
+    Left alone, it outlives pytest and writes its coverage data while `coverage combine` already reads
+    the data files: the run then ends with an unreadable leftover file and a CoverageWarning.
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker._resource_tracker._stop()  # CPython's own tests stop it this way; a no-op when not running

@@ -74,3 +74,26 @@ async def test_readme_token_recipe_is_accepted_by_the_readme_example(monkeypatch
         )
     assert 200 <= response.status_code < 300, response.text
     assert response.json() == {"by": "mod-1"}
+
+
+async def test_getting_started_token_recipe_is_accepted_by_its_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/getting-started.md: the CLI recipe under "Issue a token it accepts" gets a 2xx from the page's app."""
+    monkeypatch.setenv("ASGI_GUARD_JWT_SECRET", SECRET)
+    page = (README.parent / "docs" / "getting-started.md").read_text()
+    namespace: dict[str, object] = {}
+    code = re.findall(r"```python\n(.*?)```", page, re.DOTALL)[0]
+    exec(compile(code, "getting-started.md", "exec"), namespace)  # noqa: S102 - our own docs, on purpose
+    recipe = page.replace("\\\n", " ")
+    lines = [line for line in recipe.splitlines() if line.startswith("python -m asgi_guard token issue ")]
+    assert len(lines) == 1, lines
+    command = [sys.executable, *shlex.split(lines[0])[1:]]
+    env = {"ASGI_GUARD_JWT_SECRET": SECRET, "PATH": "", "PYTHONPATH": str(README.parent)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    transport = httpx.ASGITransport(app=namespace["app"])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post(
+            "/communities/5/moderation", headers={"Authorization": f"Bearer {token}", "X-Community-ID": "5"}
+        )
+    assert 200 <= response.status_code < 300, response.text

@@ -109,6 +109,18 @@ def test_from_env_last_entry_is_current(monkeypatch: pytest.MonkeyPatch) -> None
     assert ring.open(RING.seal(b"x")) == b"x"
 
 
+@pytest.mark.parametrize("entry", ["{key}:main", "{key}", "main:{key}:x", "bad kid:{key}"])
+def test_a_malformed_entry_never_quotes_the_key(entry: str) -> None:
+    """An entry written the wrong way round (``<key>:kid``) or otherwise malformed is refused with its
+    position only: the error (a startup log, a CI log) never carries the key."""
+    key = SealingKeyRing.generate_key()
+    with pytest.raises(ConfigurationError) as caught:
+        SealingKeyRing.parse(entry.format(key=key))
+    assert key not in str(caught.value)
+    assert key[:8] not in str(caught.value)
+    assert "<entry 0>" in str(caught.value)
+
+
 def test_from_file_one_entry_per_line_with_comments(tmp_path: pytest.TempPathFactory) -> None:
     """A key file has one entry per line; comments and blank lines are ignored."""
     path = tmp_path / "keys"  # type: ignore[operator]

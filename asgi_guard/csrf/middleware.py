@@ -43,6 +43,12 @@ if TYPE_CHECKING:
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _FORM: Final = b"application/x-www-form-urlencoded"
 _MULTIPART: Final = b"multipart/form-data"
+MAX_NESTED_PARTS: Final = 8
+"""Multipart bodies declaring more nested ``multipart/`` parts are refused unparsed: the stdlib parser
+recurses per level (seconds of CPU for a few dozen kilobytes, then ``RecursionError``)."""
+MAX_FORM_PARTS: Final = 1000
+"""Multipart bodies with more parts are refused unparsed (Starlette's own ``max_fields``): the stdlib
+parser spends seconds on a megabyte of tiny parts."""
 
 
 def _fail(check: str, reason: str) -> GuardError:
@@ -172,6 +178,11 @@ class CSRFMiddleware:
                 value for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True) if name == field
             ]
         else:
+            lowered = body.lower()
+            if lowered.count(b"multipart/") > MAX_NESTED_PARTS:
+                raise _fail("token", "form_too_nested")
+            if lowered.count(b"content-disposition") > MAX_FORM_PARTS:
+                raise _fail("token", "form_too_many_parts")
             message = BytesParser(policy=HTTP).parsebytes(b"content-type: " + content_type + b"\r\n\r\n" + body)
             found = []
             if message.is_multipart():
@@ -184,4 +195,4 @@ class CSRFMiddleware:
         return (found[0] if found else None), receive
 
 
-__all__ = ("SAFE_METHODS", "CSRFMiddleware")
+__all__ = ("MAX_FORM_PARTS", "MAX_NESTED_PARTS", "SAFE_METHODS", "CSRFMiddleware")

@@ -107,7 +107,7 @@ class LocalFeed:
 class _BackgroundFeed:
     """A feed run by one background task: health, waiting for a state, subscribers."""
 
-    __slots__ = ("_changed", "_healthy", "_subscribers", "_task", "reconnect_delay")
+    __slots__ = ("_changed", "_healthy", "_stop", "_subscribers", "_task", "reconnect_delay")
 
     cross_process: Final = True
 
@@ -117,6 +117,7 @@ class _BackgroundFeed:
         self._healthy = False
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     @property
     def healthy(self) -> bool:
@@ -127,15 +128,27 @@ class _BackgroundFeed:
 
     async def start(self, timeout: float = 2.0) -> None:
         if self._task is None:
+            self._stop = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="asgi_guard-sql-feed")
         await self.wait_for_state(healthy=True, timeout=timeout)
 
-    async def aclose(self) -> None:
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Stop at the loop's next pause (a resync in progress finishes and returns its pooled
+        connection); cancel only if that takes longer than ``grace`` seconds."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.wait([task])  # waits without re-raising the task's CancelledError
+            self._stop.set()
+            done, _ = await asyncio.wait([task], timeout=grace)
+            if not done:
+                task.cancel()
+                await asyncio.wait([task])  # waits without re-raising the task's CancelledError
         await self._set_healthy(False)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless asked to stop; ``True`` when the feed must stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
 
     async def wait_for_state(self, *, healthy: bool, timeout: float) -> bool:
         """Wait until the feed is (or is not) healthy; ``False`` on timeout. For readiness probes and tests."""
@@ -183,7 +196,7 @@ class SQLiteFeed(_BackgroundFeed):
 
     async def _run(self) -> None:
         delay = self.reconnect_delay
-        while True:
+        while not self._stop.is_set():
             try:
                 async with aiosqlite.connect(self.path) as connection:
                     seen = None
@@ -197,10 +210,12 @@ class SQLiteFeed(_BackgroundFeed):
                             if not self._healthy:
                                 await self._set_healthy(True)
                                 delay = self.reconnect_delay
-                        await asyncio.sleep(self.interval)
+                        if await self._pause(self.interval):
+                            return
             except Exception as exc:  # an unreadable file, a failed resync: unhealthy, then retry
                 await self._lost(exc)
-            await asyncio.sleep(delay)
+            if await self._pause(delay):
+                return
             delay = min(delay * 2, 2.0)
 
 
@@ -249,7 +264,7 @@ class PostgresFeed(_BackgroundFeed):
 
     async def _run(self) -> None:
         delay = self.reconnect_delay
-        while True:
+        while not self._stop.is_set():
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(**self._connect_args)
@@ -259,11 +274,21 @@ class PostgresFeed(_BackgroundFeed):
                 await self._resync_all()  # after LISTEN: nothing committed since is missed
                 await self._set_healthy(True)
                 delay = self.reconnect_delay
-                while not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self.keepalive)
-                    if not lost.is_set():
+                stopping = asyncio.ensure_future(self._stop.wait())
+                dropped = asyncio.ensure_future(lost.wait())
+                try:
+                    while True:
+                        await asyncio.wait(
+                            [stopping, dropped], timeout=self.keepalive, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        if stopping.done():
+                            return
+                        if dropped.done():
+                            break
                         await connection.fetchval("SELECT 1", timeout=self.timeout)
+                finally:
+                    stopping.cancel()
+                    dropped.cancel()
                 raise ConnectionError("listener connection terminated")
             except Exception as exc:  # any failure (network, server, resync): unhealthy, then reconnect
                 await self._lost(exc)
@@ -271,7 +296,8 @@ class PostgresFeed(_BackgroundFeed):
                 if connection is not None:
                     with contextlib.suppress(Exception):
                         connection.terminate()
-            await asyncio.sleep(delay)
+            if await self._pause(delay):
+                return
             delay = min(delay * 2, 2.0)
 
 

@@ -36,6 +36,11 @@ FeedLossMode = Literal["lookup", "deny"]
 _log: Final = logging.getLogger("asgi_guard.sql")
 
 
+def _consume(task: asyncio.Future[bool]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a late failure of an abandoned lookup is not an unhandled error
+
+
 def id_hash(token_id: str) -> str:
     """The stored form of a token or family id (a dump names no token)."""
     return hashlib.sha256(token_id.encode("utf-8", "surrogatepass")).hexdigest()
@@ -108,9 +113,15 @@ class SQLRevocationStore:
             return False
         if self.on_feed_loss == "deny":
             raise RevocationUnavailable("revocation feed lost")
+        # Shielded: a timed-out query runs to its end in the background and gives its pooled
+        # connection back (cancelling it mid-checkout would leak the connection).
+        lookup = asyncio.ensure_future(self._lookup(hashes, now))
         try:
-            return await asyncio.wait_for(self._lookup(hashes, now), self.lookup_timeout)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
+        except TimeoutError as exc:
+            lookup.add_done_callback(_consume)
+            raise RevocationUnavailable("revocation lookup timed out") from exc
+        except (SQLAlchemyError, OSError) as exc:
             raise RevocationUnavailable("revocation lookup failed") from exc
 
     async def _lookup(self, hashes: list[str], now: float) -> bool:

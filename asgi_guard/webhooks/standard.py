@@ -82,7 +82,9 @@ def parse_signatures(raw: bytes) -> list[bytes]:
             decoded = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             continue
-        if len(decoded) == 32:
+        # One spelling per signature: base64 ignores the unused low bits of the last character, so
+        # `...1OE=` and `...1OF=` decode alike; a non-canonical spelling is not a signature we sent.
+        if len(decoded) == 32 and base64.b64encode(decoded) == value:
             found.append(decoded)
             if len(found) == MAX_SIGNATURES:
                 break

@@ -79,6 +79,34 @@ async def test_multipart_form_token() -> None:
     assert broken.status == 403
 
 
+async def test_deeply_nested_multipart_is_refused_not_a_crash() -> None:
+    """A form nesting multipart parts a thousand deep (the stdlib parser recurses per level: seconds
+    of CPU, then RecursionError), or with more parts than Starlette allows, is a 403 csrf_failed
+    before it is parsed; a form with a nested part or two still gives its token."""
+    stack = build(csrf=CONFIG)
+    cookie, token = await _session(stack)
+    headers = [("cookie", cookie), ("content-type", "multipart/form-data; boundary=b0")]
+    nested = b"".join(
+        b"--b%d\r\ncontent-type: multipart/form-data; boundary=b%d\r\n\r\n" % (i, i + 1) for i in range(1500)
+    )
+    refused = await call(stack.app, make_scope("POST", "/upload", headers=headers), nested)
+    assert refused.status == 403
+    assert refused.json()["error"] == "csrf_failed"
+    assert stack.inner.calls == []
+    shallow = (
+        b"--b0\r\ncontent-type: multipart/mixed; boundary=b1\r\n"
+        b'content-disposition: form-data; name="files"\r\n\r\n'
+        b"--b1\r\ncontent-type: text/plain\r\n\r\nhello\r\n--b1--\r\n"
+        b'--b0\r\ncontent-disposition: form-data; name="csrf_token"\r\n\r\n' + token.encode() + b"\r\n--b0--\r\n"
+    )
+    assert (await call(stack.app, make_scope("POST", "/upload", headers=headers), shallow)).status == 200
+    part = b'--b0\r\ncontent-disposition: form-data; name="x"\r\n\r\nv\r\n'
+    many = part * 1001 + b'--b0\r\ncontent-disposition: form-data; name="csrf_token"\r\n\r\n' + token.encode()
+    flood = await call(stack.app, make_scope("POST", "/upload", headers=headers), many + b"\r\n--b0--\r\n")
+    assert flood.status == 403  # refused unparsed: a megabyte of tiny parts costs the parser seconds
+    assert len(stack.inner.calls) == 1
+
+
 async def test_form_edge_cases() -> None:
     """No or duplicated Content-Type, JSON bodies: no form token (403); an oversized form: 413."""
     stack = build(csrf=CSRFConfig(secrets=(CSRF_SECRET,), max_form_bytes=64))

@@ -183,3 +183,20 @@ async def test_an_unopenable_sqlite_file_leaves_the_feed_down(tmp_path: object) 
         assert not db.feed.healthy
     finally:
         await db.aclose()
+
+
+async def test_a_slow_fallback_lookup_is_a_refusal_and_returns_its_connection(sqlite_db: SQLDatabase) -> None:
+    """A lookup over `lookup_timeout` refuses the check; the abandoned query still ends and frees its connection."""
+    import asyncio
+
+    from asgi_guard.auth.revocation import RevocationUnavailable
+
+    store = SQLRevocationStore(sqlite_db, lookup_timeout=1e-9)
+    store._started = True  # the feed never started: every check takes the lookup path
+    with pytest.raises(RevocationUnavailable, match="timed out"):
+        await store.is_revoked(["x"])
+    for _ in range(100):  # the shielded query finishes in the background
+        await asyncio.sleep(0.01)
+        if sqlite_db.engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+            break
+    assert sqlite_db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

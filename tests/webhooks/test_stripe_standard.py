@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from asgi_guard.errors import ConfigurationError, GuardError
@@ -129,6 +131,29 @@ async def test_standard_wrong_signature_vector_is_refused() -> None:
     """The vector whose last base64 character differs is refused."""
     mw, app, _ = sw_mw()
     response, _ = await post(mw, sw_headers(SW_WRONG), SW_WRONG["inputs"]["body"].encode())
+    assert response.json()["error"] == "invalid_signature"
+    assert app.bodies == []
+
+
+def test_parse_signatures_refuses_non_canonical_base64() -> None:
+    """A signature spelled with other unused low bits in its last character decodes alike but is refused.
+
+    `...1OE=` is the valid vector; `...1OF=` decodes to the same 32 bytes (base64 ignores the last
+    character's two unused bits), so accepting it would give one signature several spellings.
+    """
+    valid = SW_SIGN["expected"]["webhook-signature"].encode()
+    twin = valid[:-2] + b"F="
+    assert base64.b64decode(twin.split(b",")[1]) == base64.b64decode(valid.split(b",")[1])
+    assert len(parse_signatures(valid)) == 1
+    assert parse_signatures(twin) == []
+
+
+async def test_standard_non_canonical_twin_of_a_valid_signature_is_refused() -> None:
+    """Through the middleware: the valid vector with a non-canonical last character never reaches the app."""
+    mw, app, _ = sw_mw()
+    headers = sw_headers(SW_SIGN)
+    headers["webhook-signature"] = headers["webhook-signature"][:-2] + "F="
+    response, _ = await post(mw, headers, SW_SIGN["inputs"]["body"].encode())
     assert response.json()["error"] == "invalid_signature"
     assert app.bodies == []
 
