@@ -171,7 +171,7 @@ class OAuthApp:
         try:
             first_use = await self.used_states.remember(key, self.flows.max_age)
         except ReplayStoreUnavailable as exc:  # cannot tell a replay from a first use: fail closed
-            raise LoginError(LoginErrorCode.SERVICE_UNAVAILABLE, f"state_store_unavailable:{exc}") from exc
+            raise LoginError(LoginErrorCode.SERVICE_UNAVAILABLE, "state_store_unavailable") from exc
         if not first_use:
             raise LoginError(LoginErrorCode.INVALID_STATE, "state_replayed")
         return flow

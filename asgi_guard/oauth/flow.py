@@ -37,6 +37,9 @@ class FlowState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     next: str
     issued_at: float
 
+    def __repr__(self) -> str:  # the nonce and the PKCE verifier are secrets of the login in flight
+        return f"FlowState(provider={self.provider!r}, next={self.next!r}, issued_at={self.issued_at!r})"
+
 
 class FlowCookies:
     """Seals and opens :class:`FlowState` cookies.

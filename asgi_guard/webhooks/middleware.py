@@ -98,12 +98,12 @@ class WebhookMiddleware:
             key = route.namespace + verified.replay_key
             try:
                 fresh = await self._store.remember(key, check.window)
-            except ReplayStoreUnavailable as exc:
+            except ReplayStoreUnavailable:
                 if not route.fail_open:
-                    down = GuardError(ErrorCode.SERVICE_UNAVAILABLE, f"replay_store_unavailable:{exc}")
+                    down = GuardError(ErrorCode.SERVICE_UNAVAILABLE, "replay_store_unavailable")
                     await self._deny(scope, send, down, route, verified.message_id)
                     return
-                emit(scope, "backend_failure", "allow", f"replay_store_unavailable:{exc}", provider=check.provider)
+                emit(scope, "backend_failure", "allow", "replay_store_unavailable", provider=check.provider)
                 fresh, key = True, None
             if not fresh and verified.reply is None:
                 await self._replayed(scope, send, route, verified)

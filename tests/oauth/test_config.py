@@ -179,3 +179,13 @@ def test_flow_cookie_round_trip_and_expiry() -> None:
     assert b"Max-Age=0" in cookies.header(name, "")
     assert cookies.name_for("short") == ""
     assert cookies.name_for("x" * 20 + "!") == ""
+
+
+def test_flow_state_repr_never_shows_the_nonce_or_verifier() -> None:
+    """The login in flight's secrets stay out of logs and tracebacks."""
+    from asgi_guard.oauth.flow import FlowState
+
+    flow = FlowState(provider="discord", state="s" * 43, nonce="n-secret", verifier="v-secret", next="/", issued_at=1.0)
+    assert "n-secret" not in repr(flow)
+    assert "v-secret" not in repr(flow)
+    assert "s" * 43 not in repr(flow)

@@ -120,6 +120,9 @@ async def test_redis_killed_fails_closed_then_recovers(fault_redis: RedisServer)
         response, scope = await post(mw, sign_twitch(SECRET, BODY, message_id="m-1", timestamp=STAMP), BODY)
         assert (response.status, response.json()["error"]) == (503, "service_unavailable")
         assert last_event(scope).type == "backend_failure"
+        # The reason names the failure's kind, never the backend's own text (addresses, hosts).
+        assert last_event(scope).reason == "replay_store_unavailable"
+        assert str(fault_redis.port) not in str(scope["asgi_guard"].events)
         with pytest.raises(ReplayStoreUnavailable):
             await store.forget(b"x")
         fault_redis.start()
