@@ -9,6 +9,7 @@ the background work (revocation feed, last-used batches) started on startup and 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Final
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -17,7 +18,7 @@ from asgi_guard._headers import is_preflight
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import ANY_METHOD, RouteTable
 from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
-from asgi_guard.auth.credentials import Credentials, read_credentials
+from asgi_guard.auth.credentials import MAX_CREDENTIAL, Credentials, read_credentials
 from asgi_guard.auth.last_used import LastUsedTracker
 from asgi_guard.auth.revocation import MemoryRevocationStore, RevocationUnavailable
 from asgi_guard.auth.verifier import JWTVerifier
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from asgi_guard.principal import Principal
     from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
 
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _EXCLUDED: Final = "exclude"
 _OPTIONAL: Final = "optional"
 
@@ -194,6 +196,9 @@ class AuthenticationMiddleware:
             raise GuardError(ErrorCode.AMBIGUOUS_CREDENTIALS, "session_cookie_and_header_credential")
         if cookies.insecure_dev and not is_loopback_host(scope):
             raise GuardError(ErrorCode.INVALID_TOKEN, "insecure_dev_session_cookie_off_loopback")
+        # The same shape rule as a bearer token: a compact JWS, base64url parts, bounded.
+        if len(token) > MAX_CREDENTIAL or not _COMPACT_JWS.fullmatch(token):
+            raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_session_cookie")
         return token
 
     async def _is_revoked(self, revocation_ids: tuple[str, ...]) -> bool:

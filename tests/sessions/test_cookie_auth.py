@@ -85,6 +85,27 @@ async def test_revoked_or_wrong_cookie_refused() -> None:
     assert stack.inner.calls == []
 
 
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda token: token + "=",  # padding a compact JWS never carries
+        lambda token: token.replace("-", "+").replace("_", "/"),  # standard base64 for base64url
+        lambda token: token + "." + "a",  # a fourth part
+        lambda token: "x" * 9000,  # huge
+    ],
+    ids=["padding", "standard-alphabet", "four-parts", "huge"],
+)
+async def test_cookie_must_be_a_compact_jws(spell: object) -> None:
+    """Only the one base64url spelling of a token is looked at: no alias of a valid token takes a cache slot."""
+    stack = build()
+    token = stack.tokens.issue_pair("user-1").access_token
+    while "-" not in token and "_" not in token:  # the alphabet case needs a character to swap
+        token = stack.tokens.issue_pair("user-1").access_token
+    response = await call(stack.app, make_scope(headers=[_cookie("__Host-session", spell(token))]))  # type: ignore[operator]
+    assert (response.status, response.json()["error"]) == (401, "invalid_token")
+    assert stack.inner.calls == []
+
+
 async def test_duplicate_session_cookie_refused() -> None:
     """Two session cookies (one planted by a sibling domain) are refused, never one picked."""
     stack = build()
