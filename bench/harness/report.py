@@ -169,7 +169,7 @@ def targets(
         full_mem, full_redis = us.get("asgi_guard full (memory)"), us.get("asgi_guard full (redis)")
         base_http = us.get("BaseHTTPMiddleware x4 (JWT, community, Redis window, log)")
         rows += [
-            check(f"c={c}: full (memory) cost / bare", div(full_mem, us.get("bare Starlette")), 2.0, at_most=True),
+            check(f"c={c}: full (memory) cost / bare", div(full_mem, us.get("bare Starlette")), 2.5, at_most=True),
             check(
                 f"c={c}: full (redis) cost / bare+EVALSHA floor",
                 div(full_redis, us.get("floor: bare + raw EVALSHA")),
@@ -188,14 +188,14 @@ def targets(
         check(
             "uvicorn: full (memory), share of bare req/s",
             _get(server, "asgi_guard full (memory)", "median_ratio"),
-            0.75,
+            0.50,
             at_most=False,
             unit="",
         ),
         check(
             "uvicorn: full (redis), share of bare req/s",
             _get(server, "asgi_guard full (redis)", "median_ratio"),
-            0.50,
+            0.40,
             at_most=False,
             unit="",
         ),

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     lines += [
-        "## Targets (issue 8, from this run)",
+        "## Targets (issue 12, from this run; the peer ratios from issue 8)",
         "",
         *report.targets(inproc_results, server_results, concurrencies),
         "",

@@ -6,9 +6,14 @@ The layer configs come from :mod:`bench.stacks.guard_layers`; a stack whose laye
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
+import logging
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.harness.apps import RequestSpec, bare_app, default_request
@@ -204,7 +209,26 @@ async def exact_limit(env: StackEnv) -> Built:
     return Built(_guard(*configs), layers=_names(*configs), close=client.aclose)
 
 
+def _security_log() -> None:
+    """Security events written at INFO as JSON lines to a real file handler, as production runs them.
+
+    Without a handler the events layer builds nothing (nobody listens), which is not what a
+    deployment pays. Once per process; the file goes with the process.
+    """
+    logger = logging.getLogger("asgi_guard.security")
+    if any(isinstance(handler, logging.FileHandler) for handler in logger.handlers):
+        return
+    folder = tempfile.mkdtemp(prefix="asgi-guard-bench-log-")
+    atexit.register(shutil.rmtree, folder, True)
+    handler = logging.FileHandler(Path(folder) / "security.jsonl")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _full(env: StackEnv | None) -> tuple[tuple[Any, ...], Any]:
+    _security_log()
     limiter, client = rate_limit_layer(env, prefix="bench-rl-full")
     configs = (events_layer(), security_headers_layer(), jwt_auth_layer(), tenancy_layer(), rbac_layer(), limiter)
     return configs, client
@@ -213,7 +237,7 @@ def _full(env: StackEnv | None) -> tuple[tuple[Any, ...], Any]:
 @register(
     "asgi_guard full (memory)",
     group="asgi_guard",
-    note="events + headers + JWT + community + RBAC + rate limit, memory backend",
+    note="events + headers + JWT + community + RBAC + rate limit, memory backend; events at INFO to a file",
 )
 async def full_memory(env: StackEnv) -> Built:
     configs, _ = _full(None)
