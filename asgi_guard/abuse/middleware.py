@@ -13,14 +13,12 @@ from asgi_guard._memo import Memo
 from asgi_guard._responses import send_denial
 from asgi_guard.abuse.counters import MemoryPatternStore, RedisPatternStore
 from asgi_guard.abuse.patterns import Detector
-from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext, client_host
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.ratelimit.compiled import key_part
-from asgi_guard.ratelimit.failover import Failover
+from asgi_guard.ratelimit.failover import configured_failover
 from asgi_guard.ratelimit.gcra import Check, Outcome
-from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 from asgi_guard.ratelimit.rate import MICROS
 from asgi_guard.ratelimit.redis import RedisRateLimitBackend
 
@@ -84,15 +82,7 @@ class AbuseMiddleware:
     def __init__(self, app: ASGIApp, config: AbuseConfig) -> None:
         self.app = app
         self.config = config
-        clock = config.clock if config.clock is not None else SYSTEM_CLOCK
-        backend = config.backend if config.backend is not None else MemoryRateLimitBackend(clock=clock)
-        self._failover = Failover(
-            backend,
-            budget=config.budget,
-            threshold=config.breaker_threshold,
-            reset_after=config.breaker_reset,
-            clock=clock,
-        )
+        self._failover, backend, clock = configured_failover(config)
         store: PatternStore = (
             RedisPatternStore(backend.client)
             if isinstance(backend, RedisRateLimitBackend)

@@ -31,6 +31,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from asgi_guard._feedstate import wait_for_health
 from asgi_guard.auth.revocation import ExpiringSet, RevocationUnavailable
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ConfigurationError
@@ -213,10 +214,7 @@ class RedisRevocationStore:
 
     async def wait_for_state(self, *, healthy: bool, timeout: float) -> bool:
         """Wait until the feed is (or is not) healthy; ``False`` on timeout. For readiness probes."""
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(lambda: self._healthy is healthy), timeout)
-            return self._healthy is healthy
+        return await wait_for_health(self._changed, lambda: self._healthy, healthy, timeout)
 
     async def _set_healthy(self, value: bool) -> None:
         async with self._changed:

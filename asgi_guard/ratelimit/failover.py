@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
+from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 
 if TYPE_CHECKING:
@@ -263,6 +264,35 @@ async def within(budget: float, call: Awaitable[T], limit: float | None = None) 
         raise
 
 
+class FailoverOptions(Protocol):
+    """The fields a config shares with every caller of a rate-limit backend (rate limits, abuse limits)."""
+
+    @property
+    def backend(self) -> RateLimitBackend | None: ...
+    @property
+    def clock(self) -> Clock | None: ...
+    @property
+    def budget(self) -> float: ...
+    @property
+    def breaker_threshold(self) -> int: ...
+    @property
+    def breaker_reset(self) -> float: ...
+
+
+def configured_failover(options: FailoverOptions) -> tuple[Failover, RateLimitBackend, Clock]:
+    """The configured backend (an in-process one by default), behind its budget and breaker, and the clock."""
+    clock = options.clock if options.clock is not None else SYSTEM_CLOCK
+    backend = options.backend if options.backend is not None else MemoryRateLimitBackend(clock=clock)
+    failover = Failover(
+        backend,
+        budget=options.budget,
+        threshold=options.breaker_threshold,
+        reset_after=options.breaker_reset,
+        clock=clock,
+    )
+    return failover, backend, clock
+
+
 __all__ = (
     "BUSY",
     "GRACE_PASSES",
@@ -271,9 +301,11 @@ __all__ = (
     "Breaker",
     "BreakerState",
     "Failover",
+    "FailoverOptions",
     "Overloaded",
     "RateLimitBackend",
     "Timed",
     "Warmable",
+    "configured_failover",
     "within",
 )

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard._responses import send_denial
 from asgi_guard._routing import ANY_METHOD, RouteTable
-from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext, client_host
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.ratelimit.compiled import CompiledLimit
 from asgi_guard.ratelimit.decision import Decision, headers_for, status_of
-from asgi_guard.ratelimit.failover import Failover
+from asgi_guard.ratelimit.failover import configured_failover
 from asgi_guard.ratelimit.memory import MemoryRateLimitBackend
 
 if TYPE_CHECKING:
@@ -57,15 +56,7 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         self.app = app
         self.config = config
-        clock = config.clock if config.clock is not None else SYSTEM_CLOCK
-        backend = config.backend if config.backend is not None else MemoryRateLimitBackend(clock=clock)
-        self._failover = Failover(
-            backend,
-            budget=config.budget,
-            threshold=config.breaker_threshold,
-            reset_after=config.breaker_reset,
-            clock=clock,
-        )
+        self._failover, backend, _clock = configured_failover(config)
         # The embedded backend never waits and never fails: it is called directly, without the
         # coroutine, the time budget or the breaker (a subclass may do either: it goes the long way).
         self._memory = backend if type(backend) is MemoryRateLimitBackend else None

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import aiosqlite
 import asyncpg
 
+from asgi_guard._feedstate import wait_for_health
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
@@ -152,10 +154,7 @@ class _BackgroundFeed:
 
     async def wait_for_state(self, *, healthy: bool, timeout: float) -> bool:
         """Wait until the feed is (or is not) healthy; ``False`` on timeout. For readiness probes and tests."""
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(lambda: self._healthy is healthy), timeout)
-            return self._healthy is healthy
+        return await wait_for_health(self._changed, lambda: self._healthy, healthy, timeout)
 
     async def _set_healthy(self, value: bool) -> None:
         if not value and self._healthy:
