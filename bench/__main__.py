@@ -5,6 +5,7 @@
     python -m bench profile NAME               # pyinstrument call tree of one registered stack
     python -m bench profile steps              # the full stack built up one layer at a time (CPU time)
     python -m bench profile layers [LAYER...]  # each middleware alone in front of a tiny app
+    python -m bench profile floors [--write]   # each piece at its floor beside ours; the stack step by step
     python -m bench load [faults] [--cluster]  # uvicorn workers under load while Redis is killed/paused/restarted
     python -m bench load burst                 # 1,000 simultaneous connections to the demo on Redis
     python -m bench load revocation            # revocation propagation between instances
@@ -30,7 +31,11 @@ COMMANDS = {
 """Subcommand -> the module it runs (``profile`` and ``load`` take a kind first, see :data:`KINDS`)."""
 
 KINDS = {
-    "profile": {"steps": "bench.profiling.steps", "layers": "bench.profiling.layers"},
+    "profile": {
+        "steps": "bench.profiling.steps",
+        "layers": "bench.profiling.layers",
+        "floors": "bench.profiling.floors",
+    },
     "load": {
         "faults": "bench.load.faults",
         "burst": "bench.load.burst",

@@ -43,36 +43,39 @@ def fingerprint(secret: str | bytes) -> str:
 class Emitter:
     """Fans an event out to sinks. Sinks are called in order; a failing sink never fails a request."""
 
-    __slots__ = ("_filters", "clock", "sinks")
+    __slots__ = ("_choosy", "clock", "sinks")
 
     def __init__(self, sinks: Sequence[Callable[[SecurityEvent], None]], clock: Clock = SYSTEM_CLOCK) -> None:
         self.sinks = tuple(sinks)
         self.clock = clock
-        filters = [getattr(sink, "wants", None) for sink in self.sinks]
-        # A sink without `wants` takes everything: then every event is built.
-        self._filters: tuple[Callable[[str], bool], ...] | None = (
-            None if any(found is None for found in filters) else tuple(f for f in filters if f is not None)
-        )
+        # A sink without `wants` takes everything; one with it is asked per event.
+        self._choosy = tuple((sink, getattr(sink, "wants", None)) for sink in self.sinks)
+
+    def recipients(self, result: str) -> tuple[Callable[[SecurityEvent], None], ...]:
+        """The sinks that would record an event with this result now (a failing ``wants`` counts as yes)."""
+        chosen: list[Callable[[SecurityEvent], None]] = []
+        for sink, wants in self._choosy:
+            try:
+                if wants is None or wants(result):
+                    chosen.append(sink)
+            except Exception:
+                chosen.append(sink)
+        return tuple(chosen) if len(chosen) != len(self.sinks) else self.sinks
 
     def wants(self, result: str) -> bool:
-        """Whether any sink would record an event with this result now (a failing check counts as yes)."""
-        filters = self._filters
-        if filters is None:
-            return True
-        for wants in filters:
-            try:
-                if wants(result):
-                    return True
-            except Exception:
-                return True
-        return False
+        """Whether any sink would record an event with this result now."""
+        return bool(self.recipients(result))
 
     def __call__(self, event: SecurityEvent) -> None:
-        for sink in self.sinks:
-            try:
-                sink(event)
-            except Exception:  # noqa: S112 - logging must never turn a decision into a 500
-                continue
+        _deliver(self.sinks, event)
+
+
+def _deliver(sinks: Sequence[Callable[[SecurityEvent], None]], event: SecurityEvent) -> None:
+    for sink in sinks:
+        try:
+            sink(event)
+        except Exception:  # noqa: S112 - logging must never turn a decision into a 500
+            continue
 
 
 DEFAULT_EMITTER: Final = Emitter((LoggingSink(), OpenTelemetrySink()))
@@ -87,7 +90,8 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
     """
     ctx = GuardContext.from_scope(scope)
     emitter: Emitter = ctx.emitter or DEFAULT_EMITTER
-    if not emitter.wants(result):
+    sinks = emitter.recipients(result)
+    if not sinks:  # only the sinks that want it get it: an unheard OpenTelemetry sink costs nothing
         return None
     principal = ctx.principal
     raw_agent = get_header(scope, b"user-agent")
@@ -118,7 +122,7 @@ def emit(scope: Scope, type: str, result: str, reason: str = "", **extra: str) -
         extra={key: clean(value) for key, value in extra.items()} if extra else {},
     )
     ctx.events.append(event)
-    emitter(event)
+    _deliver(sinks, event)
     return event
 
 

@@ -10,6 +10,7 @@ import msgspec
 from opentelemetry import metrics, trace
 
 from asgi_guard._memo import Memo
+from asgi_guard.events.records import RecordMaker, standard_records
 
 if TYPE_CHECKING:
     from asgi_guard.events.event import SecurityEvent
@@ -50,23 +51,33 @@ class LoggingSink:
 
     Denials, errors and alerts (suspicious activity) log at WARNING, the rest at INFO; the JSON is
     only encoded when the logger would emit. JSON escaping turns CR/LF and other control characters
-    into ``\\n`` etc., so client values cannot forge log lines.
+    into ``\\n`` etc., so client values cannot forge log lines. The record's message is the JSON
+    line itself (no ``args``). It is built by a :class:`~asgi_guard.events.records.RecordMaker`
+    and passed to ``Logger.handle`` (filters, handlers and propagation as usual), unless the
+    application installed its own record factory or logger class: then through ``logger.log``.
     """
 
-    __slots__ = ("_encode", "_logger")
+    __slots__ = ("_encode", "_logger", "_records")
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._logger = logger if logger is not None else logging.getLogger(SECURITY_LOGGER)
         self._encode = msgspec.json.Encoder().encode
+        self._records = RecordMaker(self._logger)
 
     def wants(self, result: str) -> bool:
         """Whether the logger would emit an event with this result (its level, per ``isEnabledFor``)."""
-        return self._logger.isEnabledFor(level_of(result))
+        return self._logger.isEnabledFor(logging.WARNING if result in _WARNING_RESULTS else logging.INFO)
 
     def __call__(self, event: SecurityEvent) -> None:
-        level = level_of(event.result)
-        if self._logger.isEnabledFor(level):
-            self._logger.log(level, "%s", self._encode(event).decode())
+        level = logging.WARNING if event.result in _WARNING_RESULTS else logging.INFO
+        logger = self._logger
+        if not logger.isEnabledFor(level):
+            return
+        message = self._encode(event).decode()
+        if standard_records(logger):
+            logger.handle(self._records.make(level, message))
+        else:
+            logger.log(level, message)
 
 
 class OpenTelemetrySink:
