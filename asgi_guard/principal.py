@@ -150,15 +150,38 @@ class GuardCredentials(AuthCredentials):
     """Starlette ``AuthCredentials`` whose ``scopes`` honour permission wildcards.
 
     ``expand`` (set by authentication) recomputes the credentials with extra roles: the tenancy
-    layer uses it to add the roles held in the request's community.
+    layer uses it to add the roles held in the request's community. Given ``resolve`` instead of
+    ``permissions``, the scopes are computed on first read: authentication and tenancy each set
+    ``scope["auth"]`` and RBAC, when present, replaces it, so nobody pays for the ones never read.
     """
 
     def __init__(
-        self, permissions: PermissionSet, expand: Callable[[frozenset[str]], GuardCredentials] | None = None
+        self,
+        permissions: PermissionSet | None = None,
+        expand: Callable[[frozenset[str]], GuardCredentials] | None = None,
+        *,
+        resolve: Callable[[], PermissionSet] | None = None,
     ) -> None:
-        super().__init__()
-        self.scopes = permissions  # type: ignore[assignment]  # duck-typed: only `in` is used
+        # No super().__init__(): all it does is set ``scopes``, which is ours (a property) here.
+        if permissions is None and resolve is None:
+            raise TypeError("GuardCredentials needs permissions or resolve")
+        self._scopes = permissions
+        self._resolve = resolve
         self.expand = expand
+
+    @property  # type: ignore[override]  # duck-typed: only `in` is used
+    def scopes(self) -> PermissionSet:
+        found = self._scopes
+        if found is None:
+            assert self._resolve is not None  # noqa: S101 - one of the two is always given
+            found = self._scopes = self._resolve()
+            self._resolve = None
+        return found
+
+    @scopes.setter
+    def scopes(self, value: PermissionSet) -> None:  # an app assigning ``request.auth.scopes``
+        self._scopes = value
+        self._resolve = None
 
 
 __all__ = ("GuardCredentials", "PermissionSet", "Principal")

@@ -82,3 +82,25 @@ def test_default_communities_cannot_be_mutated() -> None:
     with pytest.raises(TypeError):
         principal.communities["c1"] = frozenset()  # type: ignore[index]
     assert not Principal("u-2").is_member("c1")
+
+
+def test_credentials_resolve_their_scopes_once_on_first_read() -> None:
+    """Authentication's and tenancy's ``scope["auth"]`` are computed only if read (RBAC replaces
+    them when present); once read, the answer stays; an app's assignment replaces it."""
+
+    calls: list[int] = []
+    granted = PermissionSet(frozenset({"profile:view"}))
+
+    def resolve() -> PermissionSet:
+        calls.append(1)
+        return granted
+
+    credentials = GuardCredentials(resolve=resolve)
+    assert calls == []
+    assert "profile:view" in credentials.scopes
+    assert credentials.scopes is granted
+    assert calls == [1]
+    credentials.scopes = PermissionSet(frozenset())
+    assert "profile:view" not in credentials.scopes
+    with pytest.raises(TypeError, match="permissions or resolve"):
+        GuardCredentials()

@@ -83,8 +83,10 @@ class Authorizer:
     def credentials(self, principal: Principal, community_roles: frozenset[str] = _EMPTY) -> GuardCredentials:
         """Fresh ``scope["auth"]`` credentials of ``principal`` (with ``community_roles``) that can be
         expanded later with the roles of the request's community."""
-        permissions = self.matcher(principal, community_roles).permissions
-        return GuardCredentials(permissions, lambda roles: self.credentials(principal, community_roles | roles))
+        return GuardCredentials(
+            expand=lambda roles: self.credentials(principal, community_roles | roles),
+            resolve=lambda: self.matcher(principal, community_roles).permissions,
+        )
 
     def _cached(self, principal: Principal, community_roles: frozenset[str]) -> Matcher:
         key = (principal.roles, community_roles, principal.permissions, principal.permission_limit)
