@@ -97,3 +97,14 @@ async def test_getting_started_token_recipe_is_accepted_by_its_app(monkeypatch: 
             "/communities/5/moderation", headers={"Authorization": f"Bearer {token}", "X-Community-ID": "5"}
         )
     assert 200 <= response.status_code < 300, response.text
+
+
+def test_performance_figures_are_quoted_from_the_results_file() -> None:
+    """Every figure of the README's performance table is one of bench/RESULTS.md (no stale claim)."""
+    readme = README.read_text(encoding="utf-8")
+    section = readme.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| per request")]
+    results = (README.parent / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    figures = [figure for row in rows for figure in re.findall(r"\d+\.\d+", row)]
+    assert len(figures) >= 10
+    assert [figure for figure in figures if figure not in results] == []

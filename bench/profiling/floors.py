@@ -236,7 +236,7 @@ def _stack_rows() -> dict[str, tuple[Op | AsyncOp, bool, int]]:
     layers = [
         ("+ events (INFO to a file)", guard_layers.events_layer()),
         ("+ security headers", guard_layers.security_headers_layer()),
-        ("+ JWT (cached, revocation in memory)", guard_layers.jwt_auth_layer()),
+        ("+ JWT (cached; its authn_success line is the first event written)", guard_layers.jwt_auth_layer()),
         ("+ community", guard_layers.tenancy_layer()),
         ("+ RBAC", guard_layers.rbac_layer()),
         ("+ token bucket (memory)", limiter),
