@@ -10,9 +10,10 @@ hits every row alike:
 * **Steps**: the full stack of ``python -m bench`` (events at INFO to a file, headers, JWT, community,
   RBAC, token bucket on memory) built up one layer at a time: what each layer adds per request.
 
-Run: ``python -m bench profile floors`` (``--repeats N``, ``--write`` to put both tables in
+Run: ``python -m bench profile floors`` (``--repeats N``, ``--write`` to put the tables in
 bench/RESULTS.md, section ``floors``). Needs ``redis-server`` for the Redis rows (a throwaway one on
-a free loopback port).
+a free loopback port). ``--instructions`` adds the steps in CPU instructions per request, counted by
+``valgrind --tool=callgrind``: unlike time, the same on a busy or a quiet machine (a few minutes).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import queue
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -230,8 +235,12 @@ async def _redis_rows(url: str) -> tuple[dict[str, tuple[Op | AsyncOp, bool, int
     }, close
 
 
-def _stack_rows() -> dict[str, tuple[Op | AsyncOp, bool, int]]:
-    """The full stack of ``python -m bench`` built up one layer at a time (events at INFO to a file)."""
+PASS_THROUGH = "bare + 6 pass-through pure-ASGI layers"
+
+
+def _stacks() -> dict[str, Any]:
+    """The full stack of ``python -m bench`` built up one layer at a time (events at INFO to a file),
+    after the bare app and the bare app behind six pass-through layers."""
     limiter, _ = guard_layers.rate_limit_layer(None, prefix="bench-floors")
     layers = [
         ("+ events (INFO to a file)", guard_layers.events_layer()),
@@ -241,16 +250,73 @@ def _stack_rows() -> dict[str, tuple[Op | AsyncOp, bool, int]]:
         ("+ RBAC", guard_layers.rbac_layer()),
         ("+ token bucket (memory)", limiter),
     ]
-    count = 5_000
-    rows: dict[str, tuple[Op | AsyncOp, bool, int]] = {"bare Starlette": (_request_op(bare_app()), True, count)}
+    stacks: dict[str, Any] = {"bare Starlette": bare_app()}
     app: Any = bare_app()
     for _ in range(6):
         app = Layer(app)
-    rows["bare + 6 pass-through pure-ASGI layers"] = (_request_op(app), True, count)
+    stacks[PASS_THROUGH] = app
     for index, (name, _) in enumerate(layers):
-        stack = guard(bare_app(), *(config for _, config in layers[: index + 1]))
-        rows[name] = (_request_op(stack), True, count)
-    return rows
+        stacks[name] = guard(bare_app(), *(config for _, config in layers[: index + 1]))
+    return stacks
+
+
+def _stack_rows() -> dict[str, tuple[Op | AsyncOp, bool, int]]:
+    return {name: (_request_op(app), True, 5_000) for name, app in _stacks().items()}
+
+
+async def _drive(index: int, requests: int, folder: str) -> None:
+    """``requests`` requests (after a warm-up) through step ``index``: what one callgrind run counts."""
+    _file_logger(folder)
+    app = list(_stacks().values())[index]
+    op = _request_op(app)
+    for _ in range(500 + requests):
+        await op()
+
+
+def _instructions(index: int, requests: int) -> int:
+    """Instructions of a whole run of :func:`_drive` under callgrind."""
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-m",
+        "bench.profiling.floors",
+        "--drive",
+        f"{index}:{requests}",
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2])
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total: {out.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def instruction_steps(requests: int = 2_000) -> list[str]:
+    """Instructions per request of each step: two runs per step (none and ``requests`` requests after
+    the same start), so start-up cancels out. Steps run two at a time (one per core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = list(_stacks())
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        empty = list(pool.map(lambda index: _instructions(index, 0), range(len(names))))
+        full = list(pool.map(lambda index: _instructions(index, requests), range(len(names))))
+    per = {name: (after - before) / requests for name, before, after in zip(names, empty, full, strict=True)}
+    bare = per["bare Starlette"]
+    lines = []
+    previous = bare
+    for name, value in per.items():
+        if name == PASS_THROUGH:
+            lines.append(f"| {name} | {value:,.0f} ({value / bare:.2f}x bare) | {(value - bare) / 6:+,.0f} per layer |")
+            continue
+        step = value - previous if name != "bare Starlette" else 0.0
+        lines.append(f"| {name} | {value:,.0f} ({value / bare:.2f}x bare) | {step:+,.0f} |")
+        previous = value
+    return _table(
+        f"Steps in CPU instructions per request (callgrind, {requests:,} requests per step: repeatable)",
+        "| stack | instructions/req | step |",
+        lines,
+    )
 
 
 def _why(stacks: dict[str, float], pieces: dict[str, float], layer: float) -> list[str]:
@@ -302,7 +368,7 @@ async def measure(repeats: int, redis_url: str | None) -> list[str]:
                 await close()
             logging.getLogger(LOGGER).handlers[0].close()
     bare = stack_times["bare Starlette"]
-    layer_cost = (stack_times["bare + 6 pass-through pure-ASGI layers"] - bare) / 6
+    layer_cost = (stack_times[PASS_THROUGH] - bare) / 6
     piece_lines = [f"| {name} | {value:.2f} | {value / bare:.2f} |" for name, value in piece_times.items()]
     piece_lines.insert(
         0, f"| one pure-ASGI layer (6 pass-through layers, per layer) | {layer_cost:.2f} | {layer_cost / bare:.2f} |"
@@ -310,7 +376,7 @@ async def measure(repeats: int, redis_url: str | None) -> list[str]:
     step_lines = []
     previous = bare
     for name, value in stack_times.items():
-        if name.startswith("bare + 6"):
+        if name == PASS_THROUGH:
             continue
         step = value - previous if name != "bare Starlette" else 0.0
         step_lines.append(f"| {name} | {value:.1f} ({value / bare:.2f}x bare) | {step:+.1f} |")
@@ -334,8 +400,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis rows")
+    parser.add_argument("--instructions", action="store_true", help="add the steps in instructions (callgrind)")
     parser.add_argument("--write", action="store_true", help="put the tables in bench/RESULTS.md (section floors)")
+    parser.add_argument("--drive", metavar="STEP:REQUESTS", help=argparse.SUPPRESS)  # one callgrind run
     args = parser.parse_args(argv)
+    if args.drive:
+        index, requests = (int(part) for part in args.drive.split(":"))
+        with tempfile.TemporaryDirectory(prefix="asgi-guard-floors-") as folder:
+            uvloop.run(_drive(index, requests, folder))
+        return
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     server = None
     if not args.no_redis:
         from tests.redis_servers import RedisServer
@@ -346,6 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if server is not None:
             server.stop()
+    if args.instructions:
+        lines += instruction_steps()
     text = "\n".join(lines)
     print(text)
     if args.write:
