@@ -96,6 +96,33 @@ def test_custom_sinks_take_everything(warning_level: logging.Logger, built: list
     assert Emitter([Broken()]).wants("allow")
 
 
+def test_only_the_sinks_that_want_an_event_receive_it(warning_level: logging.Logger) -> None:
+    """One sink listening does not make the others receive it: each is asked, and only takers get it."""
+    taken: list[str] = []
+
+    class Choosy:
+        def __init__(self, name: str, results: set[str]) -> None:
+            self.name, self.results = name, results
+
+        def wants(self, result: str) -> bool:
+            return result in self.results
+
+        def __call__(self, event: SecurityEvent) -> None:
+            taken.append(f"{self.name}:{event.result}")
+
+    alerts, everything = Choosy("alerts", {"alert"}), Choosy("all", {"allow", "alert"})
+    emitter = Emitter([alerts, everything])
+    assert emitter.recipients("allow") == (everything,)
+    assert emitter.recipients("alert") == emitter.sinks
+    assert emitter.recipients("deny") == ()
+    scope = make_scope()
+    GuardContext.from_scope(scope).emitter = emitter
+    emit(scope, "authn_success", "allow")
+    emit(scope, "suspicious_activity", "alert")
+    assert emit(scope, "authn_failure", "deny") is None
+    assert taken == ["all:allow", "alerts:alert", "all:alert"]
+
+
 async def test_authenticated_requests_build_no_event_when_unheard(
     warning_level: logging.Logger, built: list[SecurityEvent]
 ) -> None:
