@@ -66,10 +66,10 @@ class LoggingSink:
 
     def wants(self, result: str) -> bool:
         """Whether the logger would emit an event with this result (its level, per ``isEnabledFor``)."""
-        return self._logger.isEnabledFor(logging.WARNING if result in _WARNING_RESULTS else logging.INFO)
+        return self._logger.isEnabledFor(level_of(result))
 
     def __call__(self, event: SecurityEvent) -> None:
-        level = logging.WARNING if event.result in _WARNING_RESULTS else logging.INFO
+        level = level_of(event.result)
         logger = self._logger
         if not logger.isEnabledFor(level):
             return

@@ -74,20 +74,6 @@ class Layer:
 
 def _request_op(app: Any) -> AsyncOp:
     request = default_request()
-    base = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": request.path,
-        "raw_path": request.path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": list(request.headers),
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -97,7 +83,7 @@ def _request_op(app: Any) -> AsyncOp:
             raise AssertionError(f"status {message['status']}")
 
     async def op() -> None:
-        await app(dict(base), receive, send)
+        await app(request.scope(), receive, send)
 
     return op
 
