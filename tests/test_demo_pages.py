@@ -70,3 +70,35 @@ async def test_cross_site_post_refused() -> None:
         ambiguous = await client.get("/api/v1/profile", headers={"authorization": f"Bearer {demo.user_token}"})
         assert (ambiguous.status_code, ambiguous.json()["error"]) == (400, "ambiguous_credentials")
     assert demo.extra["notes"] == []
+
+
+async def test_logout_completes_when_provider_tokens_cannot_be_revoked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session is revoked first; a failing provider-token store afterwards is logged, never a 500."""
+    from asgi_guard.oauth.refresh import ProviderTokens
+
+    async def broken(self: ProviderTokens, user: str) -> int:
+        raise ConnectionError("provider token store down")
+
+    monkeypatch.setattr(ProviderTokens, "revoke_provider_tokens", broken)
+    demo = build_demo()
+    async with _client(demo.app) as client:
+        await client.post("/login", data={"user": "mod"}, headers=SAME_ORIGIN)
+        out = await client.post("/auth/logout", headers=SAME_ORIGIN)
+        assert out.status_code == 303
+        assert not client.cookies.get("__Host-session")
+
+
+def test_the_demo_names_a_reachable_loopback_url_for_any_local_bind() -> None:
+    """Bound to a wildcard or an IPv6 loopback, the demo's own URLs (OAuth callbacks) are loopback URLs."""
+    from asgi_guard.demo.serve import _shown
+
+    assert [_shown(host) for host in ("0.0.0.0", "", "::", "::1", "127.0.0.1", "localhost")] == [  # noqa: S104
+        "127.0.0.1",
+        "127.0.0.1",
+        "[::1]",
+        "[::1]",
+        "127.0.0.1",
+        "localhost",
+    ]
+    for host in ("0.0.0.0", "::1"):  # noqa: S104
+        assert build_demo(public_url=f"http://{_shown(host)}:8000").app is not None

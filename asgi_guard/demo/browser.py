@@ -19,6 +19,7 @@ from starlette.routing import Route
 from asgi_guard.context import get_context
 from asgi_guard.csrf import csrf_input, csrf_meta
 from asgi_guard.errors import GuardError
+from asgi_guard.events.emit import emit
 from asgi_guard.sessions import logout, refresh_session, set_session
 
 if TYPE_CHECKING:
@@ -137,9 +138,15 @@ def browser_routes(
         try:
             await logout(request, response, tokens, cookies)
         except GuardError as error:
-            return JSONResponse({"error": error.code.value}, status_code=error.status)
+            failed = JSONResponse({"error": error.code.value}, status_code=error.status)
+            # logout() clears the cookies first: the refusal carries that too (as do_refresh's does).
+            failed.raw_headers.extend(header for header in response.raw_headers if header[0] == b"set-cookie")
+            return failed
         if principal is not None and on_logout is not None:
-            await on_logout(principal.id)
+            try:
+                await on_logout(principal.id)
+            except Exception as exc:  # the session is already revoked: log out anyway, never a 500
+                emit(request.scope, "logout", "deny", f"on_logout:{type(exc).__name__}", user=principal.id)
         return response
 
     async def do_refresh(request: Request) -> Response:

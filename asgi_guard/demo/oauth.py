@@ -54,7 +54,8 @@ class _LocalFirst(httpx2.AsyncBaseTransport):
     def __init__(self, prefix: str, local: httpx2.AsyncBaseTransport) -> None:
         self.prefix = prefix
         self.local = local
-        self.network = httpx2.AsyncHTTPTransport()
+        # No idle pooled connections, as OAuthApp's own client: a provider's closed socket never stalls a login.
+        self.network = httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_keepalive_connections=0))
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         target = self.local if str(request.url).startswith(self.prefix) else self.network

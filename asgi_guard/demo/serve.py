@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asgi_guard.cli import uvicorn_options
+from asgi_guard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import argparse
@@ -66,13 +67,26 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
     if db_url is not None and importlib.util.find_spec("sqlalchemy") is None:
         print("no sql extra (pip install 'asgi-guard[sql]'): API keys stay in memory", file=sys.stderr)
         db_url = None
-    base = f"http://{args.host}:{args.port}"
-    demo = build_demo(redis_url=args.redis, db_url=db_url, public_url=base)
+    base = f"http://{_shown(args.host)}:{args.port}"
+    try:
+        demo = build_demo(redis_url=args.redis, db_url=db_url, public_url=base)
+    except ConfigurationError as exc:  # e.g. OAuth login over plain http off loopback: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(demo.banner(base), file=out, flush=True)
     config = uvicorn.Config(demo.app, host=args.host, port=args.port, log_level="info", **uvicorn_options())
     with sock:
         uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _shown(host: str) -> str:
+    """The host of the demo's own URLs: a wildcard address is reached on loopback; IPv6 in brackets."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - naming the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 __all__ = ("bind", "serve")
