@@ -136,7 +136,8 @@ def layer_of(config: object, where: str = "config") -> Layer:
     Raises:
         ConfigurationError: ``config`` is neither an asgi_guard config nor a :class:`GuardLayer`.
     """
-    placement = LAYERS.get(type(config))
+    # By class hierarchy, so an application's subclass of a config takes its base's place.
+    placement = next((LAYERS[kind] for kind in type(config).__mro__ if kind in LAYERS), None)
     if placement is not None:
         name, requires = placement.place(config)
         middleware = placement.middleware

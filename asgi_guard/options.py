@@ -25,8 +25,9 @@ def check_error_format(value: object, where: str) -> None:
 
 
 def check_clock(value: Any, where: str) -> None:
-    """``None`` (the system clock) or a :class:`~asgi_guard.clock.Clock` (at least a callable ``time``)."""
-    if value is not None and not callable(getattr(value, "time", None)):
+    """``None`` (the system clock) or a :class:`~asgi_guard.clock.Clock`: callable ``time`` and
+    ``monotonic`` (requests call both; a clock missing one would fail there, as a 500)."""
+    if value is not None and not all(callable(getattr(value, name, None)) for name in ("time", "monotonic")):
         raise ConfigurationError.expected("a Clock (time/monotonic)", type(value).__name__, where)
 
 

@@ -110,6 +110,16 @@ def test_real_configs_are_data() -> None:
     assert all(not hasattr(kind, "guard_layer") for kind in LAYERS)
 
 
+def test_a_subclass_of_a_config_takes_its_base_place() -> None:
+    """An application's own subclass of a config (defaults of its own, say) is placed like its base."""
+
+    class OurEvents(EventsConfig, frozen=True, kw_only=True):
+        log_outcome: bool = True
+
+    assert layer_of(OurEvents()).name == "events"
+    assert guard(endpoint, OurEvents()) is not endpoint
+
+
 async def test_real_foundation_stack() -> None:
     """events + client ip + security headers compose around a raw app: request id, client, headers."""
     wrapped = guard(

@@ -178,3 +178,5 @@ def test_shared_options_are_checked_the_same_everywhere() -> None:
     ):
         with pytest.raises(ConfigurationError, match="a Clock"):
             build(clock=object())
+        with pytest.raises(ConfigurationError, match="a Clock"):  # requests call monotonic() too
+            build(clock=type("WallOnly", (), {"time": lambda self: 0.0})())

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 _AUTHORIZATION: Final = frozenset({"insufficient_permissions", "community_forbidden", "csrf_failed"})
 """Refusals of a request whose credential was valid: a cross-site page can provoke them."""
 
-MEMO_MAX_BYTES: Final = 4096
-"""Values longer than this are never remembered (known-good clients, credential fingerprints)."""
+MEMO_MAX_BYTES: Final = 1024
+"""Values longer than this are never remembered (known-good clients, credential fingerprints): a
+bearer JWT fits, and a client sending huge credentials pins at most TRUSTED_LIMIT x 1 KiB per memo."""
 TRUSTED_LIMIT: Final = 10_000
 """Known-good clients (and credential fingerprints) remembered per process (oldest dropped first)."""
 
