@@ -9,7 +9,6 @@ the background work (revocation feed, last-used batches) started on startup and 
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Final
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -21,7 +20,7 @@ from asgi_guard.auth.api_keys import hash_api_key, is_well_formed
 from asgi_guard.auth.credentials import MAX_CREDENTIAL, Credentials, read_credentials
 from asgi_guard.auth.last_used import LastUsedTracker
 from asgi_guard.auth.revocation import MemoryRevocationStore, RevocationUnavailable
-from asgi_guard.auth.verifier import JWTVerifier
+from asgi_guard.auth.verifier import COMPACT_JWS, JWTVerifier
 from asgi_guard.clock import SYSTEM_CLOCK
 from asgi_guard.context import GuardContext
 from asgi_guard.errors import ErrorCode, GuardError
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from asgi_guard.principal import Principal
     from asgi_guard.types import ASGIApp, Message, Receive, Scope, Send
 
-_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _EXCLUDED: Final = "exclude"
 _OPTIONAL: Final = "optional"
 
@@ -197,7 +195,7 @@ class AuthenticationMiddleware:
         if cookies.insecure_dev and not is_loopback_host(scope):
             raise GuardError(ErrorCode.INVALID_TOKEN, "insecure_dev_session_cookie_off_loopback")
         # The same shape rule as a bearer token: a compact JWS, base64url parts, bounded.
-        if len(token) > MAX_CREDENTIAL or not _COMPACT_JWS.fullmatch(token):
+        if len(token) > MAX_CREDENTIAL or not COMPACT_JWS.fullmatch(token):
             raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_session_cookie")
         return token
 

@@ -15,6 +15,7 @@ everything, so it would pass every time check and keep a cache entry alive for e
 from __future__ import annotations
 
 import hashlib
+import re
 from time import time as _time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +38,8 @@ DIGEST_ID_PREFIX: Final = "sha256:"
 MAX_TIME: Final = 253_402_300_799
 """The largest time claim accepted: 9999-12-31T23:59:59Z (time claims are NumericDate, RFC 7519 §2)."""
 TOKEN_TYPES: Final = frozenset({"access", "refresh"})
+COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+"""A JWS in compact serialization (RFC 7515 §7.1): three base64url parts, no padding."""
 
 
 class VerifiedToken:
@@ -172,6 +175,11 @@ class JWTVerifier:
     def _verify_uncached(self, token: str, now: float) -> VerifiedToken:
         header = unverified_header(token)
         key = self.keyring.verification_key(header, now)
+        # RFC 7515 compact form: three unpadded base64url parts. PyJWT also decodes padded and
+        # standard-alphabet spellings, each an alias of one token (its own cache slot): refused here,
+        # whatever carried the token (bearer header or cookie).
+        if not COMPACT_JWS.fullmatch(token):
+            raise GuardError(ErrorCode.INVALID_TOKEN, "malformed_compact_form")
         try:
             claims: dict[str, Any] = self._api.decode(
                 token, key.secret, algorithms=[key.algorithm], audience=self._audience, issuer=self._issuer
@@ -206,6 +214,7 @@ class JWTVerifier:
 
 
 __all__ = (
+    "COMPACT_JWS",
     "DIGEST_ID_PREFIX",
     "MAX_TIME",
     "REQUIRED_CLAIMS",

@@ -219,3 +219,25 @@ def test_cached_token_still_checks_type(clock: FakeClock) -> None:
     assert verifier.verify(token, expected_type="refresh").type == "refresh"
     with pytest.raises(GuardError, match="invalid_token"):
         verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [lambda t: t + "=", lambda t: t.replace(".", "=.", 1), lambda t: t + "==", lambda t: t.translate(str.maketrans("-_", "+/"))],
+    ids=["padded-signature", "padded-header", "double-padding", "standard-alphabet"],
+)
+def test_padded_spellings_of_a_valid_token_are_refused(clock: FakeClock, spell: Any) -> None:
+    """PyJWT decodes padded base64url too: each padding is an alias of one token. Only the compact
+    form is verified (and cached), however the token came (bearer header or cookie)."""
+    verifier = _verifier(clock)
+    subject = 0
+    token = sign(claims())
+    while "-" not in token and "_" not in token:  # the alphabet case needs a character to swap
+        subject += 1
+        token = sign(claims(sub=f"user-{subject}"))
+    assert verifier.verify(token).principal.id
+    with pytest.raises(GuardError) as refused:
+        verifier.verify(spell(token))
+    # Refused as a bad form: by our compact-form check, or earlier by PyJWT's header parsing.
+    assert refused.value.code is ErrorCode.INVALID_TOKEN
+    assert refused.value.reason in ("malformed_compact_form", "malformed_header")
