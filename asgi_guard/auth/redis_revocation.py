@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 
 from asgi_guard._feedstate import wait_for_health
 from asgi_guard.auth.revocation import ExpiringSet, RevocationUnavailable
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 FeedLossMode = Literal["lookup", "deny"]
 _log: Final = logging.getLogger("asgi_guard.auth")
 _PUBLISHED: Final = frozenset({"message", "smessage"})
+# What "Redis is unavailable" looks like: a RedisError, a connection failure or timeout (OSError;
+# TimeoutError is one), or one of the cluster client's own errors, which are not RedisErrors (an
+# uncovered slot: SlotNotCoveredError; no reachable node: RedisClusterException from initialize()).
+_UNAVAILABLE: Final = (RedisError, RedisClusterException, OSError)
 
 
 def hash_tag(name: str) -> str | None:
@@ -160,7 +165,7 @@ class RedisRevocationStore:
             found = await asyncio.wait_for(
                 self._client.mget([self.prefix + token_id for token_id in ids]), self.lookup_timeout
             )
-        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+        except _UNAVAILABLE as exc:
             raise RevocationUnavailable("revocation lookup failed") from exc
         return any(value is not None for value in found)
 
@@ -265,7 +270,7 @@ class RedisRevocationStore:
                         self._apply(message["data"])
                     elif message["type"] == "sunsubscribe":  # the slot moved away: the feed ends here
                         raise aioredis.ConnectionError("shard channel unsubscribed by the server")
-            except (aioredis.RedisError, OSError) as exc:
+            except _UNAVAILABLE as exc:
                 if self._healthy:
                     _log.warning(
                         "revocation feed lost (%s); checks fall back to %s", type(exc).__name__, self.on_feed_loss
@@ -318,10 +323,10 @@ class RedisRevocationStore:
 
 
 def _owner(client: RedisCluster, key: str) -> ClusterNode:
-    """The master serving ``key``'s slot (an uncovered slot is a lost feed, like a dead server)."""
+    """The master serving ``key``'s slot (an uncovered slot raises ``SlotNotCoveredError``, one of
+    ``_UNAVAILABLE``: a lost feed, like a dead server)."""
     node = client.get_node_from_key(key)
-    if node is None:
-        raise aioredis.ConnectionError("the revocation slot is not covered by any master")
+    assert node is not None  # noqa: S101 - only a replica lookup returns None; the master is slot_cache[0]
     return node
 
 

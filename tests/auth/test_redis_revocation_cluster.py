@@ -6,6 +6,7 @@ restart (recovery). Waits are bounded; the propagation time itself is measured b
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.crc import key_slot
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
 from asgi_guard.auth import RedisRevocationStore, RevocationUnavailable
 from asgi_guard.auth.redis_revocation import cluster_names, hash_tag
@@ -283,3 +285,69 @@ async def test_slot_moved_to_another_master_resubscribes_there(fault_cluster: Re
         for direct in directs.values():
             await direct.aclose()
         await _close(clients, stores=[a, b])
+
+
+async def test_unreachable_cluster_fails_closed_and_the_feed_keeps_retrying() -> None:
+    """No node reachable: the cluster client raises RedisClusterException (not a RedisError) from
+    initialize(). The fallback lookup turns it into RevocationUnavailable (a 503, not a 500), and the
+    feed treats it as a lost feed and retries instead of its task dying."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: connections are refused at once
+    client = AsyncRedisCluster(host="127.0.0.1", port=port)
+    store = RedisRevocationStore(client, reconnect_delay=0.01)
+    try:
+        with pytest.raises(RevocationUnavailable) as refused:
+            await store.is_revoked(["unknown"])
+        assert type(refused.value.__cause__) is RedisClusterException
+        await store.start(timeout=0.1)  # gives up waiting for the first sync; the feed goes on
+        await asyncio.sleep(0.2)  # several reconnect rounds
+        assert store._task is not None
+        assert not store._task.done()
+        assert not store.healthy
+        with pytest.raises(RevocationUnavailable):
+            await store.is_revoked(["unknown"])
+    finally:
+        await store.aclose()
+        await client.aclose()
+
+
+async def test_uncovered_revocation_slot_is_a_lost_feed_then_recovers(
+    redis_cluster: RedisCluster, cluster_client: AsyncRedisCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster client says the revocation slot is not covered (SlotNotCoveredError, which is not a
+    RedisError): the feed stays down and retries, checks fall back, and once the slot is served again
+    the feed resubscribes and resyncs."""
+    client = await _client(redis_cluster)
+    store = RedisRevocationStore(client, reconnect_delay=0.01)
+    await store.start()
+    lookups = 0
+
+    def uncovered(key: str, replica: bool = False) -> None:
+        nonlocal lookups
+        lookups += 1
+        raise SlotNotCoveredError(f"Slot {key_slot(key.encode())} is not covered by the cluster.")
+
+    try:
+        assert store.healthy
+        monkeypatch.setattr(client, "get_node_from_key", uncovered)
+        owner = aioredis.Redis.from_url(redis_cluster.master_of(CHANNEL).url)
+        try:
+            await owner.client_kill_filter(_type="pubsub")
+        finally:
+            await owner.aclose()
+        assert await store.wait_for_state(healthy=False, timeout=5)
+        deadline = time.monotonic() + 5
+        while lookups < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert lookups >= 3  # resubscription attempts, each refused by the uncovered slot
+        assert store._task is not None
+        assert not store._task.done()
+        await cluster_client.set(PREFIX + "during-outage", repr(time.time() + HOUR))
+        assert await store.is_revoked(["during-outage"])  # the fallback lookup
+        monkeypatch.undo()
+        assert await store.wait_for_state(healthy=True, timeout=5)
+        assert await store.is_revoked(["during-outage"])  # resynced into memory
+    finally:
+        await store.aclose()
+        await client.aclose()
