@@ -223,7 +223,12 @@ def test_cached_token_still_checks_type(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize(
     "spell",
-    [lambda t: t + "=", lambda t: t.replace(".", "=.", 1), lambda t: t + "==", lambda t: t.translate(str.maketrans("-_", "+/"))],
+    [
+        lambda t: t + "=",
+        lambda t: t.replace(".", "=.", 1),
+        lambda t: t + "==",
+        lambda t: t.translate(str.maketrans("-_", "+/")),
+    ],
     ids=["padded-signature", "padded-header", "double-padding", "standard-alphabet"],
 )
 def test_padded_spellings_of_a_valid_token_are_refused(clock: FakeClock, spell: Any) -> None:
