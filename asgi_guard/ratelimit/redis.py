@@ -29,6 +29,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError, NoScriptError
 
+from asgi_guard._tasks import retrieve
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.ratelimit.denycache import DenyCache
 from asgi_guard.ratelimit.failover import Overloaded, within
@@ -142,7 +143,7 @@ class RedisRateLimitBackend:
         task = self._warming
         if task is None or task.done():
             task = self._warming = asyncio.get_running_loop().create_task(self._connect())
-            task.add_done_callback(_retrieve)
+            task.add_done_callback(retrieve)
         async with asyncio.timeout(self.connect_timeout):
             await asyncio.shield(task)
 
@@ -337,12 +338,6 @@ def _resolve(request: _Request, replies: Sequence[Any], refunds: list[ScriptCall
         request.future.set_exception(failure)
     else:
         request.future.set_result(Outcome(allowed, now, tuple(states)))
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    """A warm-up whose waiters all gave up still has its exception looked at (no asyncio warning)."""
-    if not task.cancelled():
-        task.exception()
 
 
 __all__ = ("RedisRateLimitBackend",)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from asgi_guard._tasks import retrieve
 from asgi_guard.auth.revocation import ExpiringSet, RevocationUnavailable
 from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ConfigurationError
@@ -34,11 +35,6 @@ if TYPE_CHECKING:
 
 FeedLossMode = Literal["lookup", "deny"]
 _log: Final = logging.getLogger("asgi_guard.sql")
-
-
-def _consume(task: asyncio.Future[bool]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved: a late failure of an abandoned lookup is not an unhandled error
 
 
 def id_hash(token_id: str) -> str:
@@ -116,10 +112,10 @@ class SQLRevocationStore:
         # Shielded: a timed-out query runs to its end in the background and gives its pooled
         # connection back (cancelling it mid-checkout would leak the connection).
         lookup = asyncio.ensure_future(self._lookup(hashes, now))
+        lookup.add_done_callback(retrieve)  # timed out or cancelled here, it may still fail later
         try:
             return await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout)
         except TimeoutError as exc:
-            lookup.add_done_callback(_consume)
             raise RevocationUnavailable("revocation lookup timed out") from exc
         except (SQLAlchemyError, OSError) as exc:
             raise RevocationUnavailable("revocation lookup failed") from exc

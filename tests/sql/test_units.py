@@ -200,3 +200,41 @@ async def test_a_slow_fallback_lookup_is_a_refusal_and_returns_its_connection(sq
         if sqlite_db.engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
             break
     assert sqlite_db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_lookup_whose_request_left_fails_quietly(
+    sqlite_db: SQLDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client went away (its check cancelled) and the shielded lookup then failed: the failure is
+    looked at, never an asyncio "exception was never retrieved" error."""
+    import asyncio
+    import gc
+
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    gate = asyncio.Event()
+
+    async def failing_lookup(self: SQLRevocationStore, hashes: list[str], now: float) -> bool:
+        await gate.wait()
+        raise OSError("database went away")
+
+    monkeypatch.setattr(SQLRevocationStore, "_lookup", failing_lookup)
+    store = SQLRevocationStore(sqlite_db, lookup_timeout=5.0)
+    store._started = True  # the feed never started: every check takes the lookup path
+    try:
+        check = asyncio.ensure_future(store.is_revoked(["x"]))
+        await asyncio.sleep(0.01)
+        check.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await check
+        gate.set()
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        del check
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert [context.get("message") for context in unhandled] == []
