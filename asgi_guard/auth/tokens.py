@@ -18,7 +18,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import jwt
 import msgspec
@@ -28,7 +28,7 @@ from asgi_guard.clock import SYSTEM_CLOCK, Clock
 from asgi_guard.errors import ConfigurationError, ErrorCode, GuardError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Iterable
 
     from asgi_guard.auth.keyring import KeyRing
     from asgi_guard.auth.revocation import RevocationStore
@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 
 MIN_ACCESS_TTL: Final = 3600.0
 MAX_ACCESS_TTL: Final = 86400.0
+
+_T = TypeVar("_T")
+
+
+async def _store(call: Awaitable[_T]) -> _T:
+    """``call``'s result; the revocation store failing becomes ``service_unavailable`` (a 503).
+
+    Backends raise their own errors (``RedisError``, ``SQLAlchemyError``, ``OSError``, or
+    ``RevocationUnavailable`` from ``is_revoked``): whatever it is, the answer cannot be trusted, so the
+    call is refused, never passed and never a 500. A ``GuardError`` passes through unchanged.
+    """
+    try:
+        return await call
+    except GuardError:
+        raise
+    except Exception as exc:  # any backend failure: refuse (503), never a 500 and never a pass
+        raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
 
 
 class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,18 +216,19 @@ class TokenService:
 
         Raises:
             GuardError: ``invalid_token``/``token_expired`` for a bad token, ``token_revoked`` for
-                a revoked one or a reuse after the grace (which revokes the whole family).
+                a revoked one or a reuse after the grace (which revokes the whole family), or
+                ``service_unavailable`` when the revocation store fails (the token may be valid).
         """
         verified = self._verifier.verify(refresh_token, expected_type="refresh")
-        if await self.revocation.is_revoked(verified.revocation_ids):
+        if await _store(self.revocation.is_revoked(verified.revocation_ids)):
             raise GuardError(ErrorCode.TOKEN_REVOKED, "refresh_revoked")
         family = verified.family or verified.token_id
-        first_use = await self.revocation.claim_refresh(verified.token_id, verified.expires_at)
+        first_use = await _store(self.revocation.claim_refresh(verified.token_id, verified.expires_at))
         if first_use is not None and self._clock.time() - first_use > self.reuse_grace:
-            await self.revocation.revoke(family, self._clock.time() + self.refresh_ttl)
+            await _store(self.revocation.revoke(family, self._clock.time() + self.refresh_ttl))
             raise GuardError(ErrorCode.TOKEN_REVOKED, "refresh_reuse_detected")
         if first_use is None:  # we were first: read back the stamp the store kept, which racing calls see too
-            first_use = await self.revocation.claim_refresh(verified.token_id, verified.expires_at)
+            first_use = await _store(self.revocation.claim_refresh(verified.token_id, verified.expires_at))
         claims = verified.claims
         profile = {
             name: claims[name] for name in ("sub", "roles", "communities", "username", "email") if name in claims
@@ -221,10 +239,11 @@ class TokenService:
         """Verify one of our tokens (signature, claims, type) and check it is not revoked (logout uses this).
 
         Raises:
-            GuardError: ``invalid_token``, ``token_expired`` or ``token_revoked``.
+            GuardError: ``invalid_token``, ``token_expired`` or ``token_revoked``, or
+                ``service_unavailable`` when the revocation store fails.
         """
         verified = self._verifier.verify(token, expected_type=expected_type)
-        if await self.revocation.is_revoked(verified.revocation_ids):
+        if await _store(self.revocation.is_revoked(verified.revocation_ids)):
             raise GuardError(ErrorCode.TOKEN_REVOKED, f"{expected_type}_revoked")
         return verified
 
@@ -233,7 +252,8 @@ class TokenService:
 
         Raises:
             GuardError: ``invalid_token`` when the token does not verify (an expired token needs no
-                revocation and is accepted silently).
+                revocation and is accepted silently), or ``service_unavailable`` when the revocation
+                store cannot record it.
         """
         try:
             verified = self._verifier.verify(token, expected_type="access")
@@ -244,8 +264,8 @@ class TokenService:
                 raise
             verified = self._verifier.verify(token, expected_type="refresh")
             if verified.family is not None:
-                await self.revocation.revoke(verified.family, self._clock.time() + self.refresh_ttl)
-        await self.revocation.revoke(verified.token_id, verified.expires_at)
+                await _store(self.revocation.revoke(verified.family, self._clock.time() + self.refresh_ttl))
+        await _store(self.revocation.revoke(verified.token_id, verified.expires_at))
 
 
 def _derived_jti(seed: str, kind: str) -> str:

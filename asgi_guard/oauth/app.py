@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 import httpx2
@@ -29,8 +29,6 @@ from asgi_guard.sessions import clear_session, read_cookie, refresh_session, set
 from asgi_guard.webhooks.replay import MemoryReplayStore, ReplayStoreUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from starlette.requests import Request
 
     from asgi_guard.auth.tokens import TokenPair
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_BODY: Final = 16 * 1024
-_T = TypeVar("_T")
 
 
 class OAuthApp:
@@ -222,7 +219,7 @@ class OAuthApp:
                 refresh_token = await self._presented(request, "refresh_token")
                 if not refresh_token:
                     raise GuardError(ErrorCode.MISSING_CREDENTIALS, "refresh_token_missing")
-                pair = await _or_unavailable(self.config.tokens.refresh(refresh_token))
+                pair = await self.config.tokens.refresh(refresh_token)
         except GuardError as exc:
             failure = self._fail(request, _session_error(exc), event="session_refresh")
             failure.raw_headers.extend(headers)  # refresh_session clears the cookies of a refused session
@@ -243,8 +240,8 @@ class OAuthApp:
         try:
             if not access:
                 raise GuardError(ErrorCode.MISSING_CREDENTIALS, "access_token_missing")
-            verified = await _or_unavailable(self.config.tokens.verify(access))
-            await _or_unavailable(self.config.tokens.revoke(access))
+            verified = await self.config.tokens.verify(access)
+            await self.config.tokens.revoke(access)
         except GuardError as exc:
             failure = self._fail(request, _session_error(exc), event="logout")
             if cookies is not None and exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
@@ -253,7 +250,7 @@ class OAuthApp:
         user = str(verified.claims["sub"])
         if refresh_token:
             try:
-                await _or_unavailable(self.config.tokens.revoke(refresh_token))
+                await self.config.tokens.revoke(refresh_token)
             except GuardError as exc:
                 emit(request.scope, "logout", "deny", f"refresh_{exc.reason}", user=user)
         revoked = 0
@@ -314,16 +311,6 @@ class OAuthApp:
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-async def _or_unavailable(call: Awaitable[_T]) -> _T:
-    """``call``'s result; our revocation store failing (not a ``GuardError``) becomes ``service_unavailable``."""
-    try:
-        return await call
-    except GuardError:
-        raise
-    except Exception as exc:  # the store is down: refuse (503), never a 500 and never a pass
-        raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
 
 
 def _session_error(exc: GuardError) -> LoginError:

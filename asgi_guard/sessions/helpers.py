@@ -75,11 +75,10 @@ async def refresh_session(
         raise GuardError(ErrorCode.MISSING_CREDENTIALS, "no_refresh_cookie")
     try:
         pair = await tokens.refresh(refresh)
-    except GuardError:
-        clear_session(target, cookies)
+    except GuardError as exc:
+        if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:  # the store is down: the session may be valid
+            clear_session(target, cookies)
         raise
-    except Exception as exc:  # the store is down: refuse (503), never a 500 and never a pass
-        raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
     set_session(target, pair, cookies)
     return pair
 
@@ -108,10 +107,10 @@ async def logout(scope_or_request: Any, target: Target, tokens: TokenService, co
             continue
         try:
             await tokens.revoke(token)
-        except GuardError:
-            continue
-        except Exception as exc:
-            raise GuardError(ErrorCode.SERVICE_UNAVAILABLE, "revocation_store_unavailable") from exc
+        except GuardError as exc:
+            if exc.code is ErrorCode.SERVICE_UNAVAILABLE:  # the store is down: the logout did not complete
+                raise
+            continue  # a token that does not verify needs no revocation
         revoked += 1
     return revoked
 

@@ -214,3 +214,32 @@ def test_token_pair_repr_never_shows_the_tokens(clock: FakeClock) -> None:
         assert pair.refresh_token not in text
         assert pair.access_token.split(".")[2] not in text
         assert f"expires_in={pair.expires_in}" in text
+
+
+class _BackendDownStore(MemoryRevocationStore):
+    """A store whose backend fails writes with its own error (as Redis or SQL stores do), not RevocationUnavailable."""
+
+    async def revoke(self, token_id: str, expires_at: float) -> None:
+        raise ConnectionError("backend down")
+
+    async def claim_refresh(self, token_id: str, expires_at: float) -> float | None:
+        raise ConnectionError("backend down")
+
+
+async def test_store_failures_are_service_unavailable(clock: FakeClock) -> None:
+    """A revocation store raising a raw backend error: refresh and revoke refuse with service_unavailable
+    (a 503 for every caller), never the raw error (a 500) and never a pass."""
+    ring = KeyRing([JWTKey(kid="k1", secret=SECRET)])
+    service = TokenService(ring, _BackendDownStore(clock=clock), clock=clock)
+    pair = service.issue_pair("u1")
+    for call in (service.refresh(pair.refresh_token), service.revoke(pair.access_token)):
+        with pytest.raises(GuardError) as refused:
+            await call
+        assert (refused.value.code, refused.value.reason) == (
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "revocation_store_unavailable",
+        )
+        assert isinstance(refused.value.__cause__, ConnectionError)
+    with pytest.raises(GuardError) as bad:  # a token that does not verify is still invalid_token, not a 503
+        await service.revoke("not.a.token")
+    assert bad.value.code is ErrorCode.INVALID_TOKEN
