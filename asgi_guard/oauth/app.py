@@ -253,10 +253,14 @@ class OAuthApp:
                 await self.config.tokens.revoke(refresh_token)
             except GuardError as exc:
                 emit(request.scope, "logout", "deny", f"refresh_{exc.reason}", user=user)
-        revoked = 0
+        revoked = "0"
         if self.provider_tokens is not None:
-            revoked = await self.provider_tokens.revoke_provider_tokens(user)
-        emit(request.scope, "logout", "allow", user=user, provider_tokens=str(revoked))
+            try:
+                revoked = str(await self.provider_tokens.revoke_provider_tokens(user))
+            except Exception as exc:  # the session is already revoked: finish the logout, never a 500
+                emit(request.scope, "logout", "deny", f"provider_tokens:{type(exc).__name__}", user=user)
+                revoked = "failed"
+        emit(request.scope, "logout", "allow", user=user, provider_tokens=revoked)
         response: Response
         if "text/html" in request.headers.get("accept", ""):
             response = RedirectResponse(self.config.default_next, status_code=303, headers=NO_STORE)

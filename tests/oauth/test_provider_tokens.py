@@ -223,6 +223,28 @@ async def test_logout_revokes_session_and_provider_tokens(stack: Stack) -> None:
     assert logout.extra["provider_tokens"] == "1"
 
 
+async def test_logout_completes_when_the_provider_token_store_fails(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our session is revoked first; the provider-token store failing afterwards is an event, never a 500."""
+    pair = await _login(stack)
+
+    async def down(self: object, user: str) -> list[object]:
+        raise ConnectionError("provider token store down")
+
+    monkeypatch.setattr(type(stack.provider_tokens.store), "list_for_user", down)
+    async with stack.client() as client:
+        response = await client.post("/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"})
+        again = await client.post("/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert response.status_code == 200
+    assert again.status_code == 401
+    assert next(event.reason for event in stack.events_of("logout") if event.result == "deny") == (
+        "provider_tokens:ConnectionError"
+    )
+    (logout,) = [event for event in stack.events_of("logout") if event.result == "allow"]
+    assert logout.extra["provider_tokens"] == "failed"
+
+
 @pytest.mark.parametrize("provider", ["twitch", "slack", "google"])
 async def test_revocation_dialects(stack: Stack, provider: str, clients: dict[str, ProviderClient]) -> None:
     """Twitch (client_id + token), Slack (auth.revoke) and Google (RFC 7009) revocation all reach the provider."""
