@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from asgi_guard import __version__
+from asgi_guard._env import DATABASE_URL_ENV, JWT_KID_ENV, JWT_SECRET_ENV, KEY_STORE_ENV
 from asgi_guard.auth.tokens import MAX_ACCESS_TTL, MIN_ACCESS_TTL
 from asgi_guard.sealing import DEFAULT_ENV as SEALING_ENV
 
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 PROG: Final = "asgi-guard"
-KEY_STORE_ENV: Final = "ASGI_GUARD_KEY_STORE"
-DATABASE_URL_ENV: Final = "ASGI_GUARD_DATABASE_URL"
-JWT_SECRET_ENV: Final = "ASGI_GUARD_JWT_SECRET"  # noqa: S105 - the variable's name, not a secret
 _SQL_EXTRA: Final = "pip install 'asgi-guard[sql]'"
 
 
@@ -168,7 +166,7 @@ def _token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "issue",
         "print a signed access token",
         f"Print a signed access token. The signing secret is read from ${JWT_SECRET_ENV} (at least 32\n"
-        "bytes), never from the command line; $ASGI_GUARD_JWT_KID names its key id (default: default).\n"
+        f"bytes), never from the command line; ${JWT_KID_ENV} names its key id (default: default).\n"
         "Give --issuer and --audience when your JWTAuth checks them.\n\n"
         "example:\n"
         "  asgi-guard token issue --sub user-1 --roles moderator --issuer my-api --audience my-api",

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from asgi_guard._env import JWT_KID_ENV as KID_ENV
+from asgi_guard._env import JWT_SECRET_ENV as SECRET_ENV
+from asgi_guard._env import KEY_STORE_ENV as STORE_ENV
 from asgi_guard.auth.api_keys import KEY_ROLES, APIKeyRecord, create_api_key, hash_api_key
 from asgi_guard.auth.keyring import KeyRing
 from asgi_guard.auth.revocation import MemoryRevocationStore
@@ -34,16 +37,12 @@ if TYPE_CHECKING:
 
     from asgi_guard.auth.api_keys import ListableAPIKeyStore
 
-SECRET_ENV: Final = "ASGI_GUARD_JWT_SECRET"  # noqa: S105 - the variable name, not a secret
-KID_ENV: Final = "ASGI_GUARD_JWT_KID"
-
 
 def _split(values: Sequence[str]) -> list[str]:
     """Accept both ``--roles a b`` and ``--roles a,b``."""
     return [item for value in values for item in value.split(",") if item]
 
 
-STORE_ENV: Final = "ASGI_GUARD_KEY_STORE"
 _HASH: Final = re.compile(r"[0-9a-f]{64}")
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Final
 
-from asgi_guard.cli import DATABASE_URL_ENV
+from asgi_guard._env import DATABASE_URL_ENV
 from asgi_guard.errors import ConfigurationError
 from asgi_guard.sealing import SealedValueError, SealingKeyRing
 
