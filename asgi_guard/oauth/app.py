@@ -18,6 +18,7 @@ import msgspec
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 
+from asgi_guard._body import ClientDisconnected, read_body
 from asgi_guard.errors import ErrorCode, GuardError
 from asgi_guard.events.emit import emit
 from asgi_guard.oauth.client import ProviderClient
@@ -275,11 +276,10 @@ class OAuthApp:
         kind = request.headers.get("content-type", "")
         if not kind.startswith(("application/json", "application/x-www-form-urlencoded")):
             return ""
-        body = b""
-        async for chunk in request.stream():  # bounded: never buffer more than MAX_BODY
-            body += chunk
-            if len(body) > MAX_BODY:
-                return ""
+        try:  # bounded: never more than MAX_BODY (Content-Length first), a body a layer buffered reused
+            body, _ = await read_body(request.scope, request.receive, MAX_BODY)
+        except (GuardError, ClientDisconnected):
+            return ""
         try:
             if kind.startswith("application/json"):
                 data: Any = msgspec.json.decode(body)

@@ -13,8 +13,8 @@ from asgi_guard.webhooks._base import Verifier
 from asgi_guard.webhooks.replay import ReplayStore
 
 if TYPE_CHECKING:
-    from asgi_guard._responses import ErrorFormat
     from asgi_guard.clock import Clock
+    from asgi_guard.options import ErrorFormat
 
 DEFAULT_MAX_BODY: int = 1024 * 1024
 
