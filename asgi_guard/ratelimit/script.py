@@ -12,6 +12,7 @@ import hashlib
 from importlib.resources import files
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from asgi_guard._memo import Memo
 from asgi_guard.ratelimit.gcra import Check, State
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ SCRIPT: Final = files("asgi_guard.ratelimit").joinpath("bucket.lua").read_text(e
 SCRIPT_SHA: Final = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 _MODES: Final = {"c": b"c", "r": b"r"}
-_params: dict[tuple[int, int, int, bool], tuple[bytes, ...]] = {}  # a handful of distinct limits in practice
+_params: Final[Memo[tuple[int, int, int, bool], tuple[bytes, ...]]] = Memo(4096)  # a handful in practice
 
 
 def _encoded_params(check: Check) -> tuple[bytes, ...]:
@@ -29,9 +30,7 @@ def _encoded_params(check: Check) -> tuple[bytes, ...]:
     spec = (check.interval_us, check.burst, check.cost, check.enforce)
     found = _params.get(spec)
     if found is None:
-        found = (b"%d" % spec[0], b"%d" % spec[1], b"%d" % spec[2], b"1" if spec[3] else b"0")
-        if len(_params) < 4096:
-            _params[spec] = found
+        found = _params.put(spec, (b"%d" % spec[0], b"%d" % spec[1], b"%d" % spec[2], b"1" if spec[3] else b"0"))
     return found
 
 
