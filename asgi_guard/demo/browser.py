@@ -138,10 +138,7 @@ def browser_routes(
         try:
             await logout(request, response, tokens, cookies)
         except GuardError as error:
-            failed = JSONResponse({"error": error.code.value}, status_code=error.status)
-            # logout() clears the cookies first: the refusal carries that too (as do_refresh's does).
-            failed.raw_headers.extend(header for header in response.raw_headers if header[0] == b"set-cookie")
-            return failed
+            return _refused(error, response)
         if principal is not None and on_logout is not None:
             try:
                 await on_logout(principal.id)
@@ -154,9 +151,7 @@ def browser_routes(
         try:
             await refresh_session(request, response, tokens, cookies)
         except GuardError as error:
-            failed = JSONResponse({"error": error.code.value}, status_code=error.status)
-            failed.raw_headers.extend(header for header in response.raw_headers if header[0] == b"set-cookie")
-            return failed
+            return _refused(error, response)
         return response
 
     return [
@@ -167,6 +162,13 @@ def browser_routes(
         Route("/auth/logout", do_logout, methods=["POST"]),
         Route("/auth/refresh", do_refresh, methods=["POST"]),
     ]
+
+
+def _refused(error: GuardError, attempted: Response) -> Response:
+    """The refusal of a logout or refresh, carrying the cookies the helper cleared on ``attempted``."""
+    failed = JSONResponse({"error": error.code.value}, status_code=error.status)
+    failed.raw_headers.extend(header for header in attempted.raw_headers if header[0] == b"set-cookie")
+    return failed
 
 
 __all__ = ("DEMO_USERS", "browser_routes")
